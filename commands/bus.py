@@ -1,0 +1,70 @@
+"""The command bus: a handler table, a bounded thread pool, and store errors translated.
+
+The event store is synchronous. Each command runs whole (load, decide, save, retry) as one
+function on the pool, so the event loop never blocks; a cancelled request's job still finishes,
+which is why money commands are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+from commands.journal import Journal
+from commands.locks import LockTable
+from commands.points import EntryRecorded, GrantPoints, SpendPoints, TransferPoints
+from commands.store import BuddoStore
+from ledger.errors import UnavailableError
+
+T = TypeVar("T")
+
+
+def _record_entry(journal: Journal, command: GrantPoints | SpendPoints | TransferPoints) -> Any:
+    return journal.record(command.plan())
+
+
+class CommandBus:
+    """Runs commands on the store's thread pool and answers with their results."""
+
+    def __init__(self, store: BuddoStore, threads: int) -> None:
+        self.store = store
+        self.journal = Journal(store, LockTable())
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="store")
+        self._handlers: dict[type, Callable[[Any], Any]] = {
+            GrantPoints: functools.partial(_record_entry, self.journal),
+            SpendPoints: functools.partial(_record_entry, self.journal),
+            TransferPoints: functools.partial(_record_entry, self.journal),
+        }
+
+    def handle(self, command: object) -> Any:
+        """Run `command` here, synchronously (CLI, tests, benchmarks)."""
+        handler = self._handlers[type(command)]
+        return translate_store_errors(handler, command)
+
+    async def execute(self, command: GrantPoints | SpendPoints | TransferPoints) -> EntryRecorded:
+        """Run a points command on the pool."""
+        result: EntryRecorded = await self.run(self.handle, command)
+        return result
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Run any synchronous store call on the pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(function, *args))
+
+    def close(self) -> None:
+        """Let running commands finish, then close the store."""
+        self.executor.shutdown(wait=True)
+        self.store.close()
+
+
+def translate_store_errors(function: Callable[..., T], *args: Any) -> T:
+    """Call `function`, turning 'the store cannot be reached' into UnavailableError."""
+    try:
+        return function(*args)
+    except (OperationalError, InterfaceError) as error:
+        raise UnavailableError("The event store cannot be reached.", retry_after=2) from error

@@ -1,0 +1,149 @@
+"""Recording a journal entry: load the accounts, decide, append everything in one save."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from commands.locks import LockTable
+from commands.points import EntryPlan, EntryRecorded, PostingResult
+from commands.store import BuddoStore
+from ledger.accounts import Account, account_id
+from ledger.errors import ContentionError, InsufficientPointsError
+from ledger.idempotency import IdempotencyKey, idempotency_key_id
+from ledger.journal import JournalEntry, check_postings
+
+# Optimistic retries before a command gives up with ContentionError (a 503 the client retries).
+MAX_ATTEMPTS = 30
+BACKOFF_STEP_SECONDS = 0.002
+
+
+@dataclass
+class Journal:
+    """Writes entries to the store; safe to call from many threads and processes at once."""
+
+    store: BuddoStore
+    locks: LockTable
+    max_attempts: int = MAX_ATTEMPTS
+
+    def record(self, plan: EntryPlan) -> EntryRecorded:
+        """Record `plan` once (a keyed retry replays the first outcome), or raise why not."""
+        check_postings(plan.postings)
+        with self.locks.hold(p.account for p in plan.postings):
+            for attempt in range(1, self.max_attempts + 1):
+                prior = self._prior_outcome(plan)
+                if prior is not None:
+                    return self._replay(prior, plan)
+                try:
+                    return self._try_record(plan)
+                except IntegrityError:
+                    # Another writer got there first: reload and decide again.
+                    time.sleep(random.uniform(0, BACKOFF_STEP_SECONDS * attempt))  # noqa: S311
+        raise ContentionError(self.max_attempts)
+
+    def _try_record(self, plan: EntryPlan) -> EntryRecorded:
+        accounts = [self._account(p.account) for p in plan.postings]
+        try:
+            results = tuple(
+                PostingResult(p.account, p.delta, _post(account, plan.entry_id, p.delta))
+                for account, p in zip(accounts, plan.postings, strict=True)
+            )
+        except InsufficientPointsError as refusal:
+            self._remember_refusal(plan, refusal)
+            raise
+        entry = JournalEntry(
+            id=plan.entry_id,
+            kind=plan.kind.value,
+            postings=[
+                {"account": r.account, "delta": r.delta, "balance_after": r.balance_after}
+                for r in results
+            ],
+            memo=plan.memo,
+            metadata=plan.metadata,
+            app_id=plan.app_id,
+            effective_at=plan.effective_at,
+        )
+        recordings = self.store.save(entry, *accounts, self._key(plan, entry.id, None))
+        return _answer(entry, recordings[-1].notification.id, replayed=False)
+
+    def _account(self, name: str) -> Account:
+        try:
+            account = self.store.repository.get(account_id(name))
+        except AggregateNotFoundError:
+            return Account(name)
+        assert isinstance(account, Account)
+        return account
+
+    def _key(
+        self, plan: EntryPlan, entry_id: UUID | None, refusal: dict[str, Any] | None
+    ) -> IdempotencyKey | None:
+        if plan.idempotency is None:
+            return None
+        return IdempotencyKey(
+            scope=plan.idempotency.scope,
+            key=plan.idempotency.key,
+            request_digest=plan.request_digest,
+            entry_id=entry_id,
+            refusal=refusal,
+        )
+
+    def _remember_refusal(self, plan: EntryPlan, refusal: InsufficientPointsError) -> None:
+        # A refused keyed request stays refused, with the same answer, when retried.
+        outcome = {"error": refusal.code, "account": refusal.account,
+                   "balance": refusal.balance, "amount": refusal.amount}
+        key = self._key(plan, None, outcome)
+        if key is not None:
+            self.store.save(key)
+
+    def _prior_outcome(self, plan: EntryPlan) -> IdempotencyKey | None:
+        if plan.idempotency is None:
+            return None
+        key_id = idempotency_key_id(plan.idempotency.scope, plan.idempotency.key)
+        try:
+            prior = self.store.repository.get(key_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(prior, IdempotencyKey)
+        return prior
+
+    def _replay(self, prior: IdempotencyKey, plan: EntryPlan) -> EntryRecorded:
+        prior.check_same_request(plan.request_digest)
+        if prior.refusal is not None:
+            refusal = prior.refusal
+            raise InsufficientPointsError(
+                refusal["account"], refusal["balance"], refusal["amount"]
+            )
+        assert prior.entry_id is not None
+        entry = self.store.repository.get(prior.entry_id)
+        assert isinstance(entry, JournalEntry)
+        return _answer(entry, self.store.max_position(), replayed=True)
+
+
+def _post(account: Account, entry_id: UUID, delta: int) -> int:
+    if delta < 0:
+        return account.debit(entry_id, -delta)
+    return account.credit(entry_id, delta)
+
+
+def _answer(entry: JournalEntry, position: int, *, replayed: bool) -> EntryRecorded:
+    return EntryRecorded(
+        entry_id=entry.id,
+        kind=entry.kind,
+        postings=tuple(
+            PostingResult(p["account"], int(p["delta"]), int(p["balance_after"]))
+            for p in entry.postings
+        ),
+        memo=entry.memo,
+        metadata=dict(entry.metadata),
+        app_id=entry.app_id,
+        recorded_at=entry.created_on,
+        effective_at=entry.effective_at,
+        position=position,
+        replayed=replayed,
+    )

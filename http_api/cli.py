@@ -1,0 +1,130 @@
+"""`buddo`: the command line for people and scripts (serve, projections, and more)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from http_api.app import create_app
+from http_api.settings import Settings, SettingsError, load_settings
+from http_api.wiring import open_store
+from projections import registry
+from projections.runner import rebuild, status
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class RateColumn(ProgressColumn):
+    """Events per second so far."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} ev/s" if speed else "- ev/s")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    web.run_app(create_app(settings), host=host, port=port, print=None, shutdown_timeout=10)
+    return 0
+
+
+def _projections_status(settings: Settings, _: argparse.Namespace) -> int:
+    store = open_store(settings)
+    try:
+        rows = status(store, registry.live_projections())
+    finally:
+        store.close()
+    table = Table("projection", "position", "head", "lag")
+    for row in rows:
+        table.add_row(row.name, str(row.position), str(row.head), str(row.lag))
+    Console().print(table)
+    return 0
+
+
+def _projections_rebuild(settings: Settings, _: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    store = open_store(settings)
+    try:
+        head = store.max_position()
+        with Progress(
+            TextColumn("rebuilding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("rebuild", total=head)
+            reports = rebuild(store, registry.INLINE, lambda n: bar.advance(task, n))
+    finally:
+        store.close()
+    table = Table("projection", "position", "live digest", "rebuilt digest", "match")
+    for report in reports:
+        table.add_row(
+            report.name, str(report.position), report.live_digest[:16],
+            report.rebuilt_digest[:16], "yes" if report.matches else "NO",
+        )
+    Console().print(table)
+    return 0 if all(r.matches for r in reports) else EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="buddo",
+        description="Buddo Ledger: the points-economy API service and its tools. "
+        "Settings come from BUDDO_* environment variables (docs/operations.md).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="address to listen on (BUDDO_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (BUDDO_PORT)")
+    serve.set_defaults(run=_serve)
+
+    projections = commands.add_parser("projections", help="inspect and rebuild read models")
+    actions = projections.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("status", help="each read model's position and lag").set_defaults(
+        run=_projections_status
+    )
+    actions.add_parser(
+        "rebuild", help="replay the log into fresh tables and compare digests with the live ones"
+    ).set_defaults(run=_projections_rebuild)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `buddo` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"buddo: {error}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    run: Callable[[Settings, argparse.Namespace], int] = args.run
+    return run(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""HTTP-only errors, and the one middleware that turns any exception into the error JSON.
+
+The tree of ledger.errors gains, under BuddoError:
+    InvalidRequestError     malformed request (bad JSON, wrong content type)   400
+    PayloadTooLargeError    body over the configured limit                     413
+    MethodNotAllowedError   the path exists, the method does not               405
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ledger.errors import (
+    BuddoError,
+    ConflictError,
+    InsufficientPointsError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class InvalidRequestError(BuddoError):
+    """The request itself is malformed."""
+
+    code = "invalid_request"
+
+
+class PayloadTooLargeError(BuddoError):
+    """The body is larger than the service accepts."""
+
+    code = "payload_too_large"
+
+
+class MethodNotAllowedError(BuddoError):
+    """The resource exists but not with this method."""
+
+    code = "method_not_allowed"
+
+
+# Walked along the exception's MRO: the most specific class listed decides the status.
+STATUS_BY_ERROR: dict[type[BuddoError], int] = {
+    InvalidRequestError: 400,
+    ValidationError: 422,
+    InsufficientPointsError: 422,
+    NotFoundError: 404,
+    MethodNotAllowedError: 405,
+    ConflictError: 409,
+    PayloadTooLargeError: 413,
+    UnavailableError: 503,
+    BuddoError: 500,
+}
+
+
+def status_for(error: BuddoError) -> int:
+    """The HTTP status of `error`, from the nearest class in STATUS_BY_ERROR."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def error_response(error: BuddoError) -> web.Response:
+    """The error JSON of the spec: error, message and the error's structured fields."""
+    body = {"error": error.code, "message": error.message, **error.extra()}
+    response = web.json_response(body, status=status_for(error))
+    if isinstance(error, UnavailableError):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _from_http_exception(exc: web.HTTPException) -> BuddoError:
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFoundError("No such resource.")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowedError(f"{exc.method} is not allowed here.")
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLargeError("The request body is too large.")
+    return InvalidRequestError(exc.reason)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as the spec's JSON; a 500 never carries a traceback."""
+    try:
+        return await handler(request)
+    except BuddoError as error:
+        return error_response(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:  # noqa: PLR2004 - redirects pass through
+            raise
+        return error_response(_from_http_exception(exc))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(BuddoError("Something went wrong on our side."))

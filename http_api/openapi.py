@@ -1,0 +1,83 @@
+"""The OpenAPI 3.1 document, generated from the route table so it cannot drift from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from http_api import __version__
+from http_api.routes import Route, Schema
+
+ERROR_SCHEMA: Schema = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+        "retry_after": {"type": "integer"},
+        "balance": {"type": "integer"},
+        "required_scope": {"type": "string"},
+    },
+}
+
+SECURITY_SCHEMES: Schema = {
+    "jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "oauth": {"type": "http", "scheme": "bearer", "description": "OAuth 2.0 access token"},
+}
+
+
+def _security(route: Route) -> list[dict[str, list[str]]]:
+    if route.auth == "none":
+        return []
+    if route.auth.startswith("oauth:"):
+        return [{"oauth": [route.auth.removeprefix("oauth:")]}]
+    return [{"jwt": []}]
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(status): {
+            "description": "success" if status < 400 else "error",  # noqa: PLR2004
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status, schema in route.responses.items()
+    }
+    responses.setdefault(
+        "default",
+        {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
+    )
+    operation: dict[str, Any] = {
+        "summary": route.summary,
+        "tags": [route.tag],
+        "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
+        .replace("{", "").replace("}", "").replace(".", "").replace("-", "_"),
+        "security": _security(route),
+        "responses": responses,
+    }
+    if route.parameters:
+        operation["parameters"] = list(route.parameters)
+    if route.request is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": route.request}},
+        }
+    return operation
+
+
+def openapi_document(routes: list[Route]) -> dict[str, Any]:
+    """The whole document for `routes`."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Buddo Ledger API", "version": __version__},
+        "paths": paths,
+        "components": {
+            "securitySchemes": SECURITY_SCHEMES,
+            "schemas": {"Error": ERROR_SCHEMA},
+        },
+    }

@@ -1,0 +1,33 @@
+"""The route table: every endpoint once, with the OpenAPI facts about it beside the handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: how to reach it, who may call it, and what it takes and gives."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: str = "none"  # "none", "jwt", "oauth:<scope>", "admin"
+    request: Schema | None = None
+    responses: dict[int, Schema] = field(default_factory=dict)
+    parameters: tuple[Schema, ...] = ()
+
+
+def add_routes(app: web.Application, routes: list[Route]) -> None:
+    """Register `routes` on the app's router."""
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)

@@ -1,0 +1,120 @@
+"""What a projection is: tables, a pure apply() per event, and a digest of what it built."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+
+Event = DomainEventProtocol[UUID]
+TRACKING_TABLE = "projection_tracking"
+
+
+class Sql(Protocol):
+    """A write transaction: run a statement with `%s` placeholders."""
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> None: ...
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO-8601 in UTC with a `Z`, to the microsecond (the spec's time format)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Projection(ABC):
+    """One read model. `prefix` names a second copy of its tables (used by rebuilds)."""
+
+    name: str
+    #: table name -> (DDL with {table}, ORDER BY for the digest)
+    tables: dict[str, tuple[str, str]]
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+
+    @property
+    def tracking_name(self) -> str:
+        """The row of the tracking table that says how far this copy has got."""
+        return self.prefix + self.name
+
+    def table(self, name: str) -> str:
+        """The real name of one of this projection's tables."""
+        return self.prefix + name
+
+    def schema(self) -> list[str]:
+        """DDL creating this projection's tables and its tracking row (idempotent)."""
+        statements = [
+            ddl.format(table=self.table(name)) for name, (ddl, _) in self.tables.items()
+        ]
+        statements.append(
+            f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES ('{self.tracking_name}', 0)"
+            " ON CONFLICT (name) DO NOTHING"
+        )
+        return statements
+
+    def drop(self) -> list[str]:
+        """DDL removing this copy's tables and its tracking row."""
+        statements = [f"DROP TABLE IF EXISTS {self.table(name)}" for name in self.tables]
+        statements.append(f"DELETE FROM {TRACKING_TABLE} WHERE name = '{self.tracking_name}'")
+        return statements
+
+    def digest_queries(self) -> list[str]:
+        """Queries whose rows, in order, are everything this projection built."""
+        return [
+            f"SELECT * FROM {self.table(name)} ORDER BY {order}"  # noqa: S608 - our own names
+            for name, (_, order) in self.tables.items()
+        ]
+
+    @abstractmethod
+    def apply(self, sql: Sql, position: int, event: Event) -> None:
+        """Write what `event` at `position` changes. Never raises for an unrelated event."""
+
+
+def tracking_schema() -> str:
+    """The one table that holds every projection's position."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} "
+        "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+    )
+
+
+def advance_tracking(sql: Sql, projections: Sequence[Projection], position: int) -> None:
+    """Record that `projections` have applied everything up to `position`."""
+    for projection in projections:
+        sql.execute(
+            f"UPDATE {TRACKING_TABLE} SET position = %s WHERE name = %s",  # noqa: S608
+            (position, projection.tracking_name),
+        )
+
+
+def rows_digest(rows: Sequence[Sequence[Any]]) -> str:
+    """SHA-256 over canonical JSON of rows: equal rows give equal digests on any backend."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps([_plain(value) for value in row]).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, int | str) or value is None:
+        return value
+    return str(value)
+
+
+class InlineProjections:
+    """Projections written by the recorder in the events' own transaction."""
+
+    def __init__(self, projections: Sequence[Projection]) -> None:
+        self.projections = list(projections)
+
+    def write(self, sql: Sql, recorded: Sequence[tuple[int, Event]]) -> None:
+        for position, event in recorded:
+            for projection in self.projections:
+                projection.apply(sql, position, event)
+        advance_tracking(sql, self.projections, recorded[-1][0])

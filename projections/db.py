@@ -1,0 +1,118 @@
+"""Async reads of the read-model tables: psycopg's async pool, or SQLite on a reader thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+Row = dict[str, Any]
+
+
+class ReadDatabase(Protocol):
+    """Where queries read read models from (never the write side's aggregates)."""
+
+    #: the event table and its position column, for the head of the log
+    events_table: str
+    position_column: str
+
+    async def fetch_one(self, statement: str, params: Sequence[object] = ()) -> Row | None: ...
+
+    async def fetch_all(self, statement: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+    async def close(self) -> None: ...
+
+
+class PostgresReadDatabase:
+    """Reads through an async connection pool, in coroutines, with no thread hop."""
+
+    events_table = "buddo_events"
+    position_column = "notification_id"
+
+    def __init__(self, conninfo: dict[str, str], size: int, timeout: float) -> None:
+        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            kwargs={**conninfo, "autocommit": True, "row_factory": dict_row},
+            min_size=1,
+            max_size=size,
+            timeout=timeout,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)
+
+    async def fetch_one(self, statement: str, params: Sequence[object] = ()) -> Row | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(statement, tuple(params))  # type: ignore[arg-type]
+            row: Row | None = await cursor.fetchone()
+            return row
+
+    async def fetch_all(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(statement, tuple(params))  # type: ignore[arg-type]
+            rows: list[Row] = await cursor.fetchall()
+            return rows
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class SQLiteReadDatabase:
+    """Reads on a small thread pool, one read-only connection per thread (WAL readers)."""
+
+    events_table = "stored_events"
+    position_column = "rowid"
+
+    def __init__(self, path: str, threads: int) -> None:
+        self.path = path
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sqlite-read")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=5
+            )
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._guard:
+                self._connections.append(conn)
+        return conn
+
+    def _fetch(self, statement: str, params: Sequence[object], *, one: bool) -> Any:
+        cursor = self._connection().execute(statement.replace("%s", "?"), tuple(params))
+        if one:
+            row = cursor.fetchone()
+            return dict(row) if row is not None else None
+        return [dict(row) for row in cursor.fetchall()]
+
+    async def _run(self, statement: str, params: Sequence[object], *, one: bool) -> Any:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self._fetch, statement, params, one=one)
+        return await loop.run_in_executor(self.executor, call)
+
+    async def fetch_one(self, statement: str, params: Sequence[object] = ()) -> Row | None:
+        row: Row | None = await self._run(statement, params, one=True)
+        return row
+
+    async def fetch_all(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
+        rows: list[Row] = await self._run(statement, params, one=False)
+        return rows
+
+    async def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        with self._guard:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()

@@ -1,0 +1,52 @@
+"""AccountHistoryView: every posting of every account, for paginated newest-first reads."""
+
+from __future__ import annotations
+
+import json
+
+from ledger.journal import JournalEntry
+from projections.base import Event, Projection, Sql, iso_z
+
+
+class HistoryProjection(Projection):
+    """One row per posting, keyed by (account, position)."""
+
+    name = "account_history"
+    tables = {  # noqa: RUF012 - a class-level constant table
+        "account_history": (
+            "CREATE TABLE IF NOT EXISTS {table} (account TEXT NOT NULL,"
+            " position BIGINT NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL,"
+            " delta BIGINT NOT NULL, balance_after BIGINT NOT NULL, counterparty TEXT,"
+            " app_id TEXT, memo TEXT NOT NULL, metadata TEXT NOT NULL,"
+            " recorded_at TEXT NOT NULL, effective_at TEXT, PRIMARY KEY (account, position))",
+            "account, position",
+        ),
+    }
+
+    def apply(self, sql: Sql, position: int, event: Event) -> None:
+        if not isinstance(event, JournalEntry.Recorded):
+            return
+        statement = (
+            f"INSERT INTO {self.table('account_history')} VALUES"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+        accounts = [p["account"] for p in event.postings]
+        for posting in event.postings:
+            others = [a for a in accounts if a != posting["account"]]
+            sql.execute(
+                statement,
+                (
+                    posting["account"],
+                    position,
+                    str(event.originator_id),
+                    event.kind,
+                    posting["delta"],
+                    posting["balance_after"],
+                    others[0] if len(others) == 1 else None,
+                    str(event.app_id) if event.app_id else None,
+                    event.memo,
+                    json.dumps(event.metadata, sort_keys=True),
+                    iso_z(event.timestamp),
+                    iso_z(event.effective_at) if event.effective_at else None,
+                ),
+            )

@@ -1,0 +1,30 @@
+"""Every live read model, in one list: the schema, the inline writer and rebuilds use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from projections.balances import BalanceProjection
+from projections.base import InlineProjections, Projection, tracking_schema
+from projections.history import HistoryProjection
+
+# Written in the events' own transaction: never stale (design §5).
+INLINE: tuple[Callable[[str], Projection], ...] = (BalanceProjection, HistoryProjection)
+
+
+def schema_statements() -> list[str]:
+    """DDL for the tracking table and every live projection."""
+    statements = [tracking_schema()]
+    for factory in INLINE:
+        statements.extend(factory("").schema())
+    return statements
+
+
+def inline_writer() -> InlineProjections:
+    """The writer the event store calls inside each save."""
+    return InlineProjections([factory("") for factory in INLINE])
+
+
+def live_projections() -> list[Projection]:
+    """One instance of each live projection, over the live tables."""
+    return [factory("") for factory in INLINE]
