@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -18,6 +18,8 @@ from ledger.accounts import Account, account_id
 from ledger.errors import ContentionError, InsufficientPointsError
 from ledger.idempotency import IdempotencyKey, idempotency_key_id
 from ledger.journal import JournalEntry, check_postings
+
+A = TypeVar("A")
 
 # Optimistic retries before a command gives up with ContentionError (a 503 the client retries).
 MAX_ATTEMPTS = 30
@@ -74,11 +76,9 @@ class Journal:
 
     def _account(self, name: str) -> Account:
         try:
-            account = self.store.repository.get(account_id(name))
+            return _get(self.store, account_id(name), Account)
         except AggregateNotFoundError:
             return Account(name)
-        assert isinstance(account, Account)
-        return account
 
     def _key(
         self, plan: EntryPlan, entry_id: UUID | None, refusal: dict[str, Any] | None
@@ -95,8 +95,12 @@ class Journal:
 
     def _remember_refusal(self, plan: EntryPlan, refusal: InsufficientPointsError) -> None:
         # A refused keyed request stays refused, with the same answer, when retried.
-        outcome = {"error": refusal.code, "account": refusal.account,
-                   "balance": refusal.balance, "amount": refusal.amount}
+        outcome = {
+            "error": refusal.code,
+            "account": refusal.account,
+            "balance": refusal.balance,
+            "amount": refusal.amount,
+        }
         key = self._key(plan, None, outcome)
         if key is not None:
             self.store.save(key)
@@ -106,23 +110,26 @@ class Journal:
             return None
         key_id = idempotency_key_id(plan.idempotency.scope, plan.idempotency.key)
         try:
-            prior = self.store.repository.get(key_id)
+            return _get(self.store, key_id, IdempotencyKey)
         except AggregateNotFoundError:
             return None
-        assert isinstance(prior, IdempotencyKey)
-        return prior
 
     def _replay(self, prior: IdempotencyKey, plan: EntryPlan) -> EntryRecorded:
         prior.check_same_request(plan.request_digest)
         if prior.refusal is not None:
             refusal = prior.refusal
-            raise InsufficientPointsError(
-                refusal["account"], refusal["balance"], refusal["amount"]
-            )
-        assert prior.entry_id is not None
-        entry = self.store.repository.get(prior.entry_id)
-        assert isinstance(entry, JournalEntry)
+            raise InsufficientPointsError(refusal["account"], refusal["balance"], refusal["amount"])
+        if prior.entry_id is None:
+            raise TypeError("an idempotency key with neither an entry nor a refusal")
+        entry = _get(self.store, prior.entry_id, JournalEntry)
         return _answer(entry, self.store.max_position(), replayed=True)
+
+
+def _get(store: BuddoStore, aggregate_id: UUID, cls: type[A]) -> A:
+    aggregate: object = store.repository.get(aggregate_id)
+    if not isinstance(aggregate, cls):
+        raise TypeError(f"{aggregate_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
+    return aggregate
 
 
 def _post(account: Account, entry_id: UUID, delta: int) -> int:

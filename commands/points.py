@@ -136,7 +136,7 @@ class TransferPoints:
 PointsCommand = GrantPoints | SpendPoints | TransferPoints
 
 
-def _plan(  # noqa: PLR0913 - the parts of an entry
+def _plan(
     command: PointsCommand,
     kind: EntryKind,
     postings: tuple[Posting, ...],

@@ -15,12 +15,13 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application, ProcessingEvent, Recording
+import psycopg.conninfo
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Recording, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from eventsourcing.utils import EnvType, Environment
+from eventsourcing.utils import Environment, EnvType
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class _PostgresSql:
         self._cursor = cursor
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> None:
-        self._cursor.execute(statement, tuple(params))  # type: ignore[arg-type]
+        self._cursor.execute(statement, tuple(params))
 
 
 class SQLiteInlineRecorder(SQLiteApplicationRecorder):
@@ -155,7 +156,8 @@ class BuddoStore(Application[UUID]):
     def set_inline_writer(self, writer: InlineWriter) -> None:
         """Plug in the read models that are written in the events' own transaction."""
         recorder = self.recorder
-        assert isinstance(recorder, SQLiteInlineRecorder | PostgresInlineRecorder)
+        if not isinstance(recorder, SQLiteInlineRecorder | PostgresInlineRecorder):
+            raise TypeError(f"{type(recorder).__name__} cannot write inline read models")
         recorder.inline = writer
 
     def max_position(self) -> int:
@@ -172,7 +174,8 @@ class BuddoStore(Application[UUID]):
     def create_schema(self, statements: Sequence[str]) -> None:
         """Create the event tables and then `statements` (read models), once, under a lock."""
         with self._schema_lock():
-            self.recorder.create_table()
+            recorder: Any = self.recorder  # both our recorders have create_table()
+            recorder.create_table()
             with self.transaction() as sql:
                 for statement in statements:
                     sql.execute(statement)
@@ -204,7 +207,8 @@ class BuddoStore(Application[UUID]):
         if self.config.backend != "postgres":
             yield  # the embedded default has one process
             return
-        with psycopg.connect(**self.config.postgres, autocommit=True) as conn:
+        conninfo = psycopg.conninfo.make_conninfo(**self.config.postgres)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
             try:
                 yield

@@ -80,8 +80,11 @@ def _projections_rebuild(settings: Settings, _: argparse.Namespace) -> int:
     table = Table("projection", "position", "live digest", "rebuilt digest", "match")
     for report in reports:
         table.add_row(
-            report.name, str(report.position), report.live_digest[:16],
-            report.rebuilt_digest[:16], "yes" if report.matches else "NO",
+            report.name,
+            str(report.position),
+            report.live_digest[:16],
+            report.rebuilt_digest[:16],
+            "yes" if report.matches else "NO",
         )
     Console().print(table)
     return 0 if all(r.matches for r in reports) else EXIT_FAILED

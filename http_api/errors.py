@@ -94,9 +94,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except BuddoError as error:
         return error_response(error)
     except web.HTTPException as exc:
-        if exc.status < 400:  # noqa: PLR2004 - redirects pass through
+        if exc.status < 400:
             raise
-        return error_response(_from_http_exception(exc))
+        response = error_response(_from_http_exception(exc))
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(BuddoError("Something went wrong on our side."))

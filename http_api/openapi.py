@@ -40,7 +40,7 @@ def _security(route: Route) -> list[dict[str, list[str]]]:
 def _operation(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(status): {
-            "description": "success" if status < 400 else "error",  # noqa: PLR2004
+            "description": "success" if status < 400 else "error",
             "content": {"application/json": {"schema": schema}},
         }
         for status, schema in route.responses.items()
@@ -52,8 +52,12 @@ def _operation(route: Route) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": route.summary,
         "tags": [route.tag],
-        "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
-        .replace("{", "").replace("}", "").replace(".", "").replace("-", "_"),
+        "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}".replace(
+            "{", ""
+        )
+        .replace("}", "")
+        .replace(".", "")
+        .replace("-", "_"),
         "security": _security(route),
         "responses": responses,
     }

@@ -37,7 +37,11 @@ class Settings:
 
     @property
     def backend(self) -> str:
-        return "postgres" if self.database_url.startswith(("postgres://", "postgresql://")) else "sqlite"
+        return (
+            "postgres"
+            if self.database_url.startswith(("postgres://", "postgresql://"))
+            else "sqlite"
+        )
 
     @property
     def sqlite_path(self) -> Path:
@@ -78,7 +82,7 @@ def _integer(low: int, high: int) -> Callable[[str], int]:
 
 def _seconds(text: str) -> float:
     value = float(text)
-    if not 0 < value <= 3600:  # noqa: PLR2004
+    if not 0 < value <= 3600:
         raise ValueError("must be a number of seconds above 0 and at most 3600")
     return value
 
@@ -129,7 +133,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         except ValueError as error:
             raise SettingsError(f"{name}={text!r} is invalid: {error}") from None
     unknown = sorted(
-        k for k in environ
+        k
+        for k in environ
         if k.startswith("BUDDO_") and not k.startswith("BUDDO_TEST_") and k not in SETTINGS
     )
     if unknown:

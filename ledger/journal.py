@@ -84,7 +84,7 @@ class JournalEntry(Aggregate):
         effective_at: datetime | None
 
     @event(Recorded)
-    def __init__(  # noqa: PLR0913 - an entry is exactly these facts
+    def __init__(
         self,
         id: UUID,  # noqa: A002 - the library's name for an explicit aggregate id
         kind: str,

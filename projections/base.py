@@ -48,9 +48,7 @@ class Projection(ABC):
 
     def schema(self) -> list[str]:
         """DDL creating this projection's tables and its tracking row (idempotent)."""
-        statements = [
-            ddl.format(table=self.table(name)) for name, (ddl, _) in self.tables.items()
-        ]
+        statements = [ddl.format(table=self.table(name)) for name, (ddl, _) in self.tables.items()]
         statements.append(
             f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES ('{self.tracking_name}', 0)"
             " ON CONFLICT (name) DO NOTHING"
@@ -66,7 +64,7 @@ class Projection(ABC):
     def digest_queries(self) -> list[str]:
         """Queries whose rows, in order, are everything this projection built."""
         return [
-            f"SELECT * FROM {self.table(name)} ORDER BY {order}"  # noqa: S608 - our own names
+            f"SELECT * FROM {self.table(name)} ORDER BY {order}"
             for name, (_, order) in self.tables.items()
         ]
 
@@ -87,7 +85,7 @@ def advance_tracking(sql: Sql, projections: Sequence[Projection], position: int)
     """Record that `projections` have applied everything up to `position`."""
     for projection in projections:
         sql.execute(
-            f"UPDATE {TRACKING_TABLE} SET position = %s WHERE name = %s",  # noqa: S608
+            f"UPDATE {TRACKING_TABLE} SET position = %s WHERE name = %s",
             (position, projection.tracking_name),
         )
 

@@ -51,13 +51,13 @@ class PostgresReadDatabase:
 
     async def fetch_one(self, statement: str, params: Sequence[object] = ()) -> Row | None:
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(statement, tuple(params))  # type: ignore[arg-type]
+            cursor = await conn.execute(statement, tuple(params))
             row: Row | None = await cursor.fetchone()
             return row
 
     async def fetch_all(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(statement, tuple(params))  # type: ignore[arg-type]
+            cursor = await conn.execute(statement, tuple(params))
             rows: list[Row] = await cursor.fetchall()
             return rows
 

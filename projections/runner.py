@@ -130,13 +130,12 @@ def rebuild(
             tracking, *tables = log.snapshot_query(queries)
             positions = {str(name): int(str(pos)) for name, pos in tracking}
             if all(positions.get(p.tracking_name) == position for p in live):
-                return _reports(live, copies, tables, position)
+                return _reports(live, tables, position)
         raise RuntimeError("the log kept moving while rebuilding; try again when it is quieter")
 
 
 def _reports(
     live: Sequence[Projection],
-    copies: Sequence[Projection],
     tables: list[list[tuple[object, ...]]],
     position: int,
 ) -> list[RebuildReport]:
