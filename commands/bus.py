@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 
+from commands.credentials import SecretBox
 from commands.journal import Journal
 from commands.locks import LockTable
-from commands.points import EntryRecorded, GrantPoints, SpendPoints, TransferPoints
+from commands.points import GrantPoints, SpendPoints, TransferPoints
+from commands.sessions import SessionHandlers
 from commands.store import BuddoStore
+from commands.users import UserHandlers
 from ledger.errors import UnavailableError
 
 T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock; tests pass their own."""
+    return datetime.now(UTC)
 
 
 def _record_entry(journal: Journal, command: GrantPoints | SpendPoints | TransferPoints) -> Any:
@@ -31,14 +42,26 @@ def _record_entry(journal: Journal, command: GrantPoints | SpendPoints | Transfe
 class CommandBus:
     """Runs commands on the store's thread pool and answers with their results."""
 
-    def __init__(self, store: BuddoStore, threads: int) -> None:
+    def __init__(
+        self,
+        store: BuddoStore,
+        threads: int,
+        box: SecretBox | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        """`box` seals TOTP secrets; without one (tests only) a throwaway key is used."""
         self.store = store
+        self.clock = clock
         self.journal = Journal(store, LockTable())
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="store")
+        box = box or SecretBox(secrets.token_bytes(32))
+        record = functools.partial(_record_entry, self.journal)
         self._handlers: dict[type, Callable[[Any], Any]] = {
-            GrantPoints: functools.partial(_record_entry, self.journal),
-            SpendPoints: functools.partial(_record_entry, self.journal),
-            TransferPoints: functools.partial(_record_entry, self.journal),
+            GrantPoints: record,
+            SpendPoints: record,
+            TransferPoints: record,
+            **UserHandlers(store, box, clock).table(),
+            **SessionHandlers(store, clock).table(),
         }
 
     def handle(self, command: object) -> Any:
@@ -46,10 +69,9 @@ class CommandBus:
         handler = self._handlers[type(command)]
         return translate_store_errors(handler, command)
 
-    async def execute(self, command: GrantPoints | SpendPoints | TransferPoints) -> EntryRecorded:
-        """Run a points command on the pool."""
-        result: EntryRecorded = await self.run(self.handle, command)
-        return result
+    async def execute(self, command: object) -> Any:
+        """Run `command` on the pool and answer its handler's result."""
+        return await self.run(self.handle, command)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run any synchronous store call on the pool."""

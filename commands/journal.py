@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from commands.locks import LockTable
 from commands.points import EntryPlan, EntryRecorded, PostingResult
-from commands.store import BuddoStore
+from commands.retry import MAX_ATTEMPTS, with_retries
+from commands.store import BuddoStore, get_as
 from ledger.accounts import Account, account_id
-from ledger.errors import ContentionError, InsufficientPointsError
+from ledger.errors import InsufficientPointsError
 from ledger.idempotency import IdempotencyKey, idempotency_key_id
 from ledger.journal import JournalEntry, check_postings
-
-A = TypeVar("A")
-
-# Optimistic retries before a command gives up with ContentionError (a 503 the client retries).
-MAX_ATTEMPTS = 30
-BACKOFF_STEP_SECONDS = 0.002
 
 
 @dataclass
@@ -38,16 +30,13 @@ class Journal:
         """Record `plan` once (a keyed retry replays the first outcome), or raise why not."""
         check_postings(plan.postings)
         with self.locks.hold(p.account for p in plan.postings):
-            for attempt in range(1, self.max_attempts + 1):
-                prior = self._prior_outcome(plan)
-                if prior is not None:
-                    return self._replay(prior, plan)
-                try:
-                    return self._try_record(plan)
-                except IntegrityError:
-                    # Another writer got there first: reload and decide again.
-                    time.sleep(random.uniform(0, BACKOFF_STEP_SECONDS * attempt))  # noqa: S311
-        raise ContentionError(self.max_attempts)
+            return with_retries(lambda: self._attempt(plan), self.max_attempts)
+
+    def _attempt(self, plan: EntryPlan) -> EntryRecorded:
+        prior = self._prior_outcome(plan)
+        if prior is not None:
+            return self._replay(prior, plan)
+        return self._try_record(plan)
 
     def _try_record(self, plan: EntryPlan) -> EntryRecorded:
         accounts = [self._account(p.account) for p in plan.postings]
@@ -76,7 +65,7 @@ class Journal:
 
     def _account(self, name: str) -> Account:
         try:
-            return _get(self.store, account_id(name), Account)
+            return get_as(self.store, account_id(name), Account)
         except AggregateNotFoundError:
             return Account(name)
 
@@ -110,7 +99,7 @@ class Journal:
             return None
         key_id = idempotency_key_id(plan.idempotency.scope, plan.idempotency.key)
         try:
-            return _get(self.store, key_id, IdempotencyKey)
+            return get_as(self.store, key_id, IdempotencyKey)
         except AggregateNotFoundError:
             return None
 
@@ -121,15 +110,8 @@ class Journal:
             raise InsufficientPointsError(refusal["account"], refusal["balance"], refusal["amount"])
         if prior.entry_id is None:
             raise TypeError("an idempotency key with neither an entry nor a refusal")
-        entry = _get(self.store, prior.entry_id, JournalEntry)
+        entry = get_as(self.store, prior.entry_id, JournalEntry)
         return _answer(entry, self.store.max_position(), replayed=True)
-
-
-def _get(store: BuddoStore, aggregate_id: UUID, cls: type[A]) -> A:
-    aggregate: object = store.repository.get(aggregate_id)
-    if not isinstance(aggregate, cls):
-        raise TypeError(f"{aggregate_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
-    return aggregate
 
 
 def _post(account: Account, entry_id: UUID, delta: int) -> int:

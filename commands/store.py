@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -129,6 +129,17 @@ class StoreConfig:
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # it lets tailing readers miss events
             "APPLICATION_RECORDER_TOPIC": "commands.store:PostgresInlineRecorder",
         }
+
+
+A = TypeVar("A")
+
+
+def get_as(store: Application[UUID], aggregate_id: UUID, cls: type[A]) -> A:
+    """Load an aggregate known to be of `cls` (AggregateNotFoundError if there is none)."""
+    aggregate: object = store.repository.get(aggregate_id)
+    if not isinstance(aggregate, cls):
+        raise TypeError(f"{aggregate_id} is a {type(aggregate).__name__}, not {cls.__name__}")
+    return aggregate
 
 
 def _as_tuple(row: Any) -> tuple[Any, ...]:

@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from http_api.auth_api import AUTH_ROUTES
+from http_api.authn import ROUTE_TABLE, auth_middleware, limit_middleware, route_table
 from http_api.errors import error_middleware
 from http_api.keys import SERVICES
+from http_api.ratelimit import rate_limit_headers
 from http_api.routes import Route, add_routes
 from http_api.settings import Settings
 from http_api.system import ROUTES, SYSTEM_ROUTES
@@ -16,14 +19,18 @@ from http_api.wiring import open_services
 
 def all_routes() -> list[Route]:
     """Every route of the service, in the order they are registered."""
-    return [*SYSTEM_ROUTES]
+    return [*SYSTEM_ROUTES, *AUTH_ROUTES]
 
 
 def create_app(settings: Settings) -> web.Application:
     """Build the aiohttp application; nothing connects until it starts."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[rate_limit_headers, error_middleware, limit_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
     routes = all_routes()
     app[ROUTES] = routes
+    app[ROUTE_TABLE] = route_table(routes)
     add_routes(app, routes)
 
     async def services(app: web.Application) -> AsyncIterator[None]:

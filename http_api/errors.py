@@ -4,6 +4,8 @@ The tree of ledger.errors gains, under BuddoError:
     InvalidRequestError     malformed request (bad JSON, wrong content type)   400
     PayloadTooLargeError    body over the configured limit                     413
     MethodNotAllowedError   the path exists, the method does not               405
+    RateLimitedError        over the limit (retry_after; http_api.ratelimit)   429
+    MailDeliveryError       mail could not be sent (http_api.mailer)           503
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from http_api.ratelimit import RateLimitedError
 from ledger.errors import (
     BuddoError,
     ConflictError,
+    ForbiddenError,
     InsufficientPointsError,
+    InvalidCodeError,
     NotFoundError,
+    UnauthorizedError,
     UnavailableError,
     ValidationError,
 )
@@ -48,12 +54,16 @@ class MethodNotAllowedError(BuddoError):
 # Walked along the exception's MRO: the most specific class listed decides the status.
 STATUS_BY_ERROR: dict[type[BuddoError], int] = {
     InvalidRequestError: 400,
+    InvalidCodeError: 400,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
     ValidationError: 422,
     InsufficientPointsError: 422,
     NotFoundError: 404,
     MethodNotAllowedError: 405,
     ConflictError: 409,
     PayloadTooLargeError: 413,
+    RateLimitedError: 429,
     UnavailableError: 503,
     BuddoError: 500,
 }
@@ -73,6 +83,9 @@ def error_response(error: BuddoError) -> web.Response:
     response = web.json_response(body, status=status_for(error))
     if isinstance(error, UnavailableError):
         response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, UnauthorizedError):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="buddo"'
+    response.headers.update(error.headers())
     return response
 
 

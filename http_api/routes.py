@@ -25,6 +25,7 @@ class Route:
     request: Schema | None = None
     responses: dict[int, Schema] = field(default_factory=dict)
     parameters: tuple[Schema, ...] = ()
+    limit: str = ""  # a rate limit by client address, counted before anything else
 
 
 def add_routes(app: web.Application, routes: list[Route]) -> None:

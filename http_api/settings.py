@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -34,6 +36,21 @@ class Settings:
     max_body_bytes: int = 65_536
     log_level: str = "INFO"
     wait_timeout: float = 2.0
+    jwt_secret: str = field(default="", repr=False)
+    jwt_algorithm: str = "HS256"
+    jwt_lifetime: int = 7 * 24 * 3600
+    secret_key: str = field(default="", repr=False)
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = "Buddo <no-reply@buddo.local>"
+    redis_url: str = field(default="", repr=False)
+    trusted_proxies: frozenset[str] = frozenset()
+    rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    public_url: str = ""
+
+    @property
+    def issuer(self) -> str:
+        """The service's own base URL (OAuth issuer, links in mail)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def backend(self) -> str:
@@ -101,9 +118,83 @@ def _database_url(text: str) -> str:
     if scheme == "sqlite" and not text.startswith("sqlite:///"):
         raise ValueError("a SQLite URL is sqlite:///path/to/file")
     if scheme != "sqlite":
-        psycopg.conninfo.conninfo_to_dict(text)  # raises on a malformed URL
+        try:
+            psycopg.conninfo.conninfo_to_dict(text)
+        except psycopg.Error:
+            raise ValueError("is not a valid PostgreSQL URL") from None
     return text
 
+
+def _jwt_secret(text: str) -> str:
+    if len(text) < 32:
+        raise ValueError("must be at least 32 characters")
+    return text
+
+
+def _algorithm(text: str) -> str:
+    if text not in {"HS256", "EdDSA"}:
+        raise ValueError("must be HS256 or EdDSA")
+    return text
+
+
+def _secret_key(text: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("must be 32 bytes, base64url-encoded")
+    return text
+
+
+def _smtp_url(text: str) -> str:
+    from http_api.mailer import parse_smtp_url  # noqa: PLC0415 - avoids an import cycle
+
+    parse_smtp_url(text)
+    return text
+
+
+def _redis_url(text: str) -> str:
+    if urlsplit(text).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return text
+
+
+def _addresses(text: str) -> frozenset[str]:
+    addresses = frozenset(part.strip() for part in text.split(",") if part.strip())
+    for address in addresses:
+        ipaddress.ip_address(address)
+    return addresses
+
+
+def _rate_limits(text: str) -> dict[str, tuple[int, int]]:
+    """`login=10/60,register=5/3600`: count per window of seconds, by limit name."""
+    limits = {}
+    for part in text.split(","):
+        name, _, rule = part.strip().partition("=")
+        count, _, seconds = rule.partition("/")
+        if not name or not count.isdigit() or not seconds.isdigit() or int(seconds) < 1:
+            raise ValueError("must look like login=10/60,register=5/3600")
+        limits[name] = (int(count), int(seconds))
+    return limits
+
+
+def _public_url(text: str) -> str:
+    if urlsplit(text).scheme not in {"http", "https"} or text.endswith("/"):
+        raise ValueError("must be an http(s) URL without a trailing slash")
+    return text
+
+
+# Settings whose values are never repeated in an error message.
+SECRET_SETTINGS = frozenset(
+    {
+        "BUDDO_DATABASE_URL",
+        "BUDDO_JWT_SECRET",
+        "BUDDO_SECRET_KEY",
+        "BUDDO_SMTP_URL",
+        "BUDDO_REDIS_URL",
+    }
+)
 
 # Setting name -> (Settings field, parser). docs/operations.md lists the same table.
 SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
@@ -117,6 +208,16 @@ SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "BUDDO_MAX_BODY_BYTES": ("max_body_bytes", _integer(1_024, 16_777_216)),
     "BUDDO_LOG_LEVEL": ("log_level", _log_level),
     "BUDDO_WAIT_TIMEOUT": ("wait_timeout", _seconds),
+    "BUDDO_JWT_SECRET": ("jwt_secret", _jwt_secret),
+    "BUDDO_JWT_ALGORITHM": ("jwt_algorithm", _algorithm),
+    "BUDDO_JWT_LIFETIME": ("jwt_lifetime", _integer(60, 90 * 24 * 3600)),
+    "BUDDO_SECRET_KEY": ("secret_key", _secret_key),
+    "BUDDO_SMTP_URL": ("smtp_url", _smtp_url),
+    "BUDDO_MAIL_FROM": ("mail_from", str),
+    "BUDDO_REDIS_URL": ("redis_url", _redis_url),
+    "BUDDO_TRUSTED_PROXIES": ("trusted_proxies", _addresses),
+    "BUDDO_RATE_LIMITS": ("rate_limits", _rate_limits),
+    "BUDDO_PUBLIC_URL": ("public_url", _public_url),
 }
 
 
@@ -131,7 +232,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         try:
             values[attribute] = parse(text)
         except ValueError as error:
-            raise SettingsError(f"{name}={text!r} is invalid: {error}") from None
+            shown = name if name in SECRET_SETTINGS else f"{name}={text!r}"
+            raise SettingsError(f"{shown} is invalid: {error}") from None
     unknown = sorted(
         k
         for k in environ

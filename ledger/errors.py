@@ -3,6 +3,10 @@
     BuddoError                        every error we raise on purpose
     ├── ValidationError               bad input (fields: name -> problems)          422
     ├── InsufficientPointsError       a debit larger than the balance (balance)     422
+    ├── UnauthorizedError             no valid credentials                          401
+    │   └── TotpRequiredError         right password, TOTP code missing             401
+    ├── InvalidCodeError              a bad, expired or used one-time code          400
+    ├── ForbiddenError                authenticated, but not allowed                403
     ├── NotFoundError                 no such thing                                 404
     ├── ConflictError                 the state forbids it (duplicate, bad move)    409
     │   ├── IdempotencyConflictError  same key, different request                   409
@@ -29,6 +33,10 @@ class BuddoError(Exception):
 
     def extra(self) -> dict[str, object]:
         """Structured fields added to the error body beside `error` and `message`."""
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer to this error carries (rate limits, for one)."""
         return {}
 
 
@@ -58,6 +66,39 @@ class InsufficientPointsError(BuddoError):
 
     def extra(self) -> dict[str, object]:
         return {"balance": self.balance}
+
+
+class UnauthorizedError(BuddoError):
+    """The credentials are missing, wrong, expired or revoked (one answer for all)."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str = "Invalid credentials.") -> None:
+        super().__init__(message)
+
+
+class TotpRequiredError(UnauthorizedError):
+    """The password was right and the account needs a TOTP code too."""
+
+    code = "totp_required"
+
+    def __init__(self) -> None:
+        super().__init__("A TOTP code is required.")
+
+    def extra(self) -> dict[str, object]:
+        return {"totp_required": True}
+
+
+class InvalidCodeError(BuddoError):
+    """A one-time code (verification, reset, TOTP, recovery) is wrong, expired or used."""
+
+    code = "invalid_request"
+
+
+class ForbiddenError(BuddoError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
 
 
 class NotFoundError(BuddoError):

@@ -6,10 +6,17 @@ from collections.abc import Callable
 
 from projections.balances import BalanceProjection
 from projections.base import InlineProjections, Projection, tracking_schema
+from projections.credentials import CredentialsProjection
 from projections.history import HistoryProjection
+from projections.users import UsersProjection
 
 # Written in the events' own transaction: never stale (design §5).
-INLINE: tuple[Callable[[str], Projection], ...] = (BalanceProjection, HistoryProjection)
+INLINE: tuple[Callable[[str], Projection], ...] = (
+    BalanceProjection,
+    HistoryProjection,
+    UsersProjection,
+    CredentialsProjection,
+)
 
 
 def schema_statements() -> list[str]:

@@ -21,6 +21,8 @@ from http_api.wiring import open_store
 POSTGRES_ADMIN_URL = os.environ.get(
     "BUDDO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# Tests that are not about rate limits must not trip the documented ones.
+GENEROUS_LIMITS = "register=10000/3600,login=10000/60,forgot_password=10000/3600"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -77,7 +79,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for a private store on `backend`."""
-    environ = {"BUDDO_DATA_DIR": str(tmp_path / "data")}
+    environ = {"BUDDO_DATA_DIR": str(tmp_path / "data"), "BUDDO_RATE_LIMITS": GENEROUS_LIMITS}
     if backend == "postgres":
         environ["BUDDO_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     return load_settings(environ)

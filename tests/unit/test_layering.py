@@ -12,7 +12,7 @@ STDLIB = frozenset(__import__("sys").stdlib_module_names)
 
 ALLOWED = {
     "ledger": {"ledger", "eventsourcing.domain"},
-    "commands": {"commands", "ledger", "eventsourcing", "psycopg"},
+    "commands": {"commands", "ledger", "eventsourcing", "psycopg", "cryptography", "pyotp"},
     "projections": {"projections", "ledger", "eventsourcing", "psycopg", "psycopg_pool"},
 }
 FORBIDDEN_IN_HTTP = ("eventsourcing",)

@@ -1,0 +1,126 @@
+"""Session-token commands: start a session, rotate its token atomically, end it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+
+from commands import credentials
+from commands.retry import with_retries
+from commands.store import BuddoStore, get_as
+from ledger.errors import UnauthorizedError
+from ledger.sessions import AppSession
+from ledger.users import User
+
+SESSION_LIFETIME = timedelta(minutes=15)
+SESSION_TOKEN_PREFIX = "bst_"  # noqa: S105 - a prefix, not a secret
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class StartSession:
+    user_id: UUID
+    app_id: UUID
+
+
+@dataclass(frozen=True)
+class RefreshSession:
+    session_token: str
+
+
+@dataclass(frozen=True)
+class EndSession:
+    session_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    """A session token, shown to its holder once; only its digest is kept."""
+
+    session_id: UUID
+    token: str
+    expires_at: datetime
+
+
+def session_id_of(token: str) -> UUID | None:
+    """The session a token names, or None when it is not one of ours."""
+    if not token.startswith(SESSION_TOKEN_PREFIX):
+        return None
+    return credentials.locate(token.removeprefix(SESSION_TOKEN_PREFIX))
+
+
+class SessionHandlers:
+    """Sessions live 15 minutes from their last refresh; each refresh rotates the token."""
+
+    def __init__(self, store: BuddoStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def table(self) -> dict[type, Callable[..., object]]:
+        return {
+            StartSession: self.start,
+            RefreshSession: self.refresh,
+            EndSession: self.end,
+        }
+
+    def _new_token(self, session_id: UUID) -> tuple[str, datetime]:
+        token = SESSION_TOKEN_PREFIX + credentials.locator_token(session_id)
+        return token, self.clock() + SESSION_LIFETIME
+
+    def start(self, command: StartSession) -> SessionToken:
+        user = get_as(self.store, command.user_id, User)
+        session_id = uuid4()
+        token, expires_at = self._new_token(session_id)
+        session = AppSession(
+            id=session_id,
+            user_id=command.user_id,
+            app_id=command.app_id,
+            token_digest=credentials.digest(token),
+            expires_at=expires_at,
+            credentials_epoch=user.credentials_epoch,
+        )
+        self.store.save(session)
+        return SessionToken(session_id, token, expires_at)
+
+    def refresh(self, command: RefreshSession) -> SessionToken:
+        """Exactly one of two concurrent refreshes of one token wins; the other is a 401."""
+        session_id = session_id_of(command.session_token)
+        if session_id is None:
+            raise UnauthorizedError("The session token is invalid or has expired.")
+        presented = credentials.digest(command.session_token)
+        token, expires_at = self._new_token(session_id)
+
+        def attempt() -> SessionToken:
+            session = self._session(session_id)
+            user = get_as(self.store, session.user_id, User)
+            now = self.clock()
+            session.check_token(presented, now, user.credentials_epoch)
+            if user.suspended:
+                raise UnauthorizedError("The session token is invalid or has expired.")
+            session.refresh(credentials.digest(token), expires_at, now)
+            self.store.save(session)
+            return SessionToken(session_id, token, expires_at)
+
+        # A lost race reloads the session, whose digest has moved on: the loser gets a 401.
+        return with_retries(attempt)
+
+    def end(self, command: EndSession) -> int:
+        def attempt() -> int:
+            session = self._session(command.session_id)
+            session.end(command.reason)
+            recordings = self.store.save(session)
+            return recordings[-1].notification.id if recordings else self.store.max_position()
+
+        return with_retries(attempt)
+
+    def _session(self, session_id: UUID) -> AppSession:
+        try:
+            return get_as(self.store, session_id, AppSession)
+        except (AggregateNotFoundError, TypeError):
+            raise UnauthorizedError("The session token is invalid or has expired.") from None

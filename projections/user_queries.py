@@ -1,0 +1,88 @@
+"""Queries over users and credentials: profiles, and whether a JWT still works."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from ledger.errors import NotFoundError
+from projections.db import ReadDatabase
+
+USER_QUERY = (
+    "SELECT u.*, COALESCE(b.balance, 0) AS points FROM users u"
+    " LEFT JOIN balances b ON b.account = 'user:' || u.id WHERE u.id = %s"
+)
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user's profile as the read model has it."""
+
+    id: str
+    email: str
+    username: str
+    tier: str
+    points: int
+    referral_code: str
+    registration_number: int
+    is_admin: bool
+    email_verified: bool
+    totp_enabled: bool
+    suspended: bool
+    inserted_at: str
+    updated_at: str
+
+
+def _view(row: dict[str, Any]) -> UserView:
+    return UserView(
+        id=row["id"],
+        email=row["email"],
+        username=row["username"],
+        tier=row["tier"],
+        points=int(row["points"]),
+        referral_code=row["referral_code"],
+        registration_number=int(row["registration_number"]),
+        is_admin=bool(row["is_admin"]),
+        email_verified=bool(row["email_verified"]),
+        totp_enabled=bool(row["totp_enabled"]),
+        suspended=bool(row["suspended"]),
+        inserted_at=row["inserted_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def user(db: ReadDatabase, user_id: UUID) -> UserView:
+    """One user's profile with their points."""
+    row = await db.fetch_one(USER_QUERY, (str(user_id),))
+    if row is None:
+        raise NotFoundError("No such user.")
+    return _view(row)
+
+
+@dataclass(frozen=True)
+class JwtStatus:
+    """What an access decision needs to know about a JWT's id."""
+
+    revoked: bool
+    suspended: bool
+    is_admin: bool
+    email_verified: bool
+
+
+async def jwt_status(db: ReadDatabase, jti: str, user_id: str) -> JwtStatus | None:
+    """The state of the JWT `jti` of `user_id`, or None if it was never issued."""
+    row = await db.fetch_one(
+        "SELECT c.revoked_at, u.suspended, u.is_admin, u.email_verified FROM credentials c"
+        " JOIN users u ON u.id = c.user_id"
+        " WHERE c.token_key = %s AND c.kind = 'jwt' AND c.user_id = %s",
+        (jti, user_id),
+    )
+    if row is None:
+        return None
+    return JwtStatus(
+        revoked=row["revoked_at"] is not None,
+        suspended=bool(row["suspended"]),
+        is_admin=bool(row["is_admin"]),
+        email_verified=bool(row["email_verified"]),
+    )
