@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from http_api.admin_api import ADMIN_ROUTES
 from http_api.auth_api import AUTH_ROUTES
 from http_api.authn import ROUTE_TABLE, auth_middleware, limit_middleware, route_table
 from http_api.errors import error_middleware
@@ -19,7 +20,7 @@ from http_api.wiring import open_services
 
 def all_routes() -> list[Route]:
     """Every route of the service, in the order they are registered."""
-    return [*SYSTEM_ROUTES, *AUTH_ROUTES]
+    return [*SYSTEM_ROUTES, *AUTH_ROUTES, *ADMIN_ROUTES]
 
 
 def create_app(settings: Settings) -> web.Application:

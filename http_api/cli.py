@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -21,9 +22,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from commands.bus import CommandBus
+from commands.users import RegisterUser
 from http_api.app import create_app
 from http_api.settings import Settings, SettingsError, load_settings
 from http_api.wiring import open_store
+from ledger.errors import BuddoError, ValidationError
 from projections import registry
 from projections.runner import rebuild, status
 
@@ -90,6 +94,28 @@ def _projections_rebuild(settings: Settings, _: argparse.Namespace) -> int:
     return 0 if all(r.matches for r in reports) else EXIT_FAILED
 
 
+def _ask_password() -> str:
+    first = getpass.getpass("Password for the new admin: ")
+    if first != getpass.getpass("Again: "):
+        raise ValidationError({"password": ["the two entries differ"]})
+    return first
+
+
+def _admin_create(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password if args.password is not None else _ask_password()
+    username = args.username or args.email.partition("@")[0].replace(".", "_")[:30]
+    bus = CommandBus(open_store(settings), threads=1)
+    try:
+        done = bus.handle(RegisterUser(args.email, username, password, None, is_admin=True))
+    except BuddoError as error:
+        print(f"buddo: {error.message} {getattr(error, 'fields', '')}".rstrip(), file=sys.stderr)  # noqa: T201
+        return EXIT_FAILED
+    finally:
+        bus.close()
+    print(f"admin {username} <{args.email}> created with id {done.user_id}")  # noqa: T201
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="buddo",
@@ -111,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser(
         "rebuild", help="replay the log into fresh tables and compare digests with the live ones"
     ).set_defaults(run=_projections_rebuild)
+
+    admin = commands.add_parser("admin", help="administer accounts")
+    admin_actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = admin_actions.add_parser("create", help="create an admin (the first one, too)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--username", help="defaults to the email's local part")
+    create.add_argument("--password", help="prompted for (twice) when not given")
+    create.set_defaults(run=_admin_create)
     return parser
 
 

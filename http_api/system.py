@@ -50,6 +50,11 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+async def jwks(request: web.Request) -> web.Response:
+    """The public keys that verify operator JWTs (empty unless EdDSA is on)."""
+    return web.json_response(request.app[SERVICES].codec.jwks())
+
+
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI document of every route this server has."""
     return web.json_response(openapi_document(request.app[ROUTES]))
@@ -66,5 +71,15 @@ SYSTEM_ROUTES = [
         "This OpenAPI document",
         "system",
         responses={200: {"type": "object"}},
+    ),
+    Route(
+        "GET",
+        "/.well-known/jwks.json",
+        jwks,
+        "Public keys of operator JWTs (EdDSA)",
+        "system",
+        responses={
+            200: {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}}
+        },
     ),
 ]
