@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from commands.credentials import SecretBox
+from commands.credentials import SecretBox, TokenMinter
+from commands.grants import GrantHandlers
 from commands.journal import Journal
 from commands.locks import LockTable
+from commands.oauth import AppHandlers
 from commands.points import GrantPoints, SpendPoints, TransferPoints
 from commands.sessions import SessionHandlers
 from commands.store import BuddoStore
@@ -48,13 +50,16 @@ class CommandBus:
         threads: int,
         box: SecretBox | None = None,
         clock: Clock = utc_now,
+        minter: TokenMinter | None = None,
     ) -> None:
-        """`box` seals TOTP secrets; without one (tests only) a throwaway key is used."""
+        """`box` seals TOTP secrets and `minter` derives successor tokens; without them
+        (tests only) throwaway keys are used."""
         self.store = store
         self.clock = clock
         self.journal = Journal(store, LockTable())
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="store")
         box = box or SecretBox(secrets.token_bytes(32))
+        minter = minter or TokenMinter(secrets.token_bytes(32))
         record = functools.partial(_record_entry, self.journal)
         self._handlers: dict[type, Callable[[Any], Any]] = {
             GrantPoints: record,
@@ -62,6 +67,8 @@ class CommandBus:
             TransferPoints: record,
             **UserHandlers(store, box, clock).table(),
             **SessionHandlers(store, clock).table(),
+            **AppHandlers(store).table(),
+            **GrantHandlers(store, minter, clock).table(),
         }
 
     def handle(self, command: object) -> Any:

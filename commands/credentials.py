@@ -136,3 +136,35 @@ def totp_step(secret: str, code: str, now: datetime) -> int | None:
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step
     return None
+
+
+class TokenMinter:
+    """Opaque tokens that name their grant: `<prefix><grant hex>.<secret>`.
+
+    A successor token is *derived* from the token it replaces with HMAC under a server key, so
+    an identical retry of a refresh gets the very same pair again with nothing stored but
+    digests (spec 5.4).
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def random(self, prefix: str, owner: UUID) -> str:
+        return prefix + locator_token(owner)
+
+    def derived(self, prefix: str, owner: UUID, seed: str) -> str:
+        mac = hmac.new(self._key, f"{prefix}|{seed}".encode(), hashlib.sha256).digest()
+        return f"{prefix}{owner.hex}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+    @staticmethod
+    def owner_of(token: str, prefix: str) -> UUID | None:
+        """The grant (or other aggregate) a token names, or None for a foreign token."""
+        if not token.startswith(prefix):
+            return None
+        return locate(token.removeprefix(prefix))
+
+
+def pkce_s256(verifier: str) -> str:
+    """BASE64URL(SHA256(verifier)) without padding (RFC 7636 4.2)."""
+    raw = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

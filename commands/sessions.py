@@ -55,6 +55,25 @@ def session_id_of(token: str) -> UUID | None:
     return credentials.locate(token.removeprefix(SESSION_TOKEN_PREFIX))
 
 
+def _new_token(session_id: UUID, clock: Clock) -> tuple[str, datetime]:
+    return SESSION_TOKEN_PREFIX + credentials.locator_token(session_id), clock() + SESSION_LIFETIME
+
+
+def new_session(user: User, app_id: UUID, clock: Clock) -> tuple[AppSession, SessionToken]:
+    """A new session of `user` in `app_id` (unsaved), and its token to show once."""
+    session_id = uuid4()
+    token, expires_at = _new_token(session_id, clock)
+    session = AppSession(
+        id=session_id,
+        user_id=user.id,
+        app_id=app_id,
+        token_digest=credentials.digest(token),
+        expires_at=expires_at,
+        credentials_epoch=user.credentials_epoch,
+    )
+    return session, SessionToken(session_id, token, expires_at)
+
+
 class SessionHandlers:
     """Sessions live 15 minutes from their last refresh; each refresh rotates the token."""
 
@@ -70,23 +89,13 @@ class SessionHandlers:
         }
 
     def _new_token(self, session_id: UUID) -> tuple[str, datetime]:
-        token = SESSION_TOKEN_PREFIX + credentials.locator_token(session_id)
-        return token, self.clock() + SESSION_LIFETIME
+        return _new_token(session_id, self.clock)
 
     def start(self, command: StartSession) -> SessionToken:
         user = get_as(self.store, command.user_id, User)
-        session_id = uuid4()
-        token, expires_at = self._new_token(session_id)
-        session = AppSession(
-            id=session_id,
-            user_id=command.user_id,
-            app_id=command.app_id,
-            token_digest=credentials.digest(token),
-            expires_at=expires_at,
-            credentials_epoch=user.credentials_epoch,
-        )
+        session, issued = new_session(user, command.app_id, self.clock)
         self.store.save(session)
-        return SessionToken(session_id, token, expires_at)
+        return issued
 
     def refresh(self, command: RefreshSession) -> SessionToken:
         """Exactly one of two concurrent refreshes of one token wins; the other is a 401."""
@@ -114,8 +123,7 @@ class SessionHandlers:
         def attempt() -> int:
             session = self._session(command.session_id)
             session.end(command.reason)
-            recordings = self.store.save(session)
-            return recordings[-1].notification.id if recordings else self.store.max_position()
+            return self.store.record(session)
 
         return with_retries(attempt)
 

@@ -171,6 +171,12 @@ class BuddoStore(Application[UUID]):
             raise TypeError(f"{type(recorder).__name__} cannot write inline read models")
         recorder.inline = writer
 
+    def record(self, *objs: Any) -> int:
+        """Save `objs` in one transaction; the position of the last event (or the head when
+        there was nothing new to save)."""
+        recordings = self.save(*objs)
+        return recordings[-1].notification.id if recordings else self.max_position()
+
     def max_position(self) -> int:
         """The position of the newest stored event (0 for an empty store)."""
         return self.recorder.max_notification_id() or 0

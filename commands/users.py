@@ -222,8 +222,7 @@ class UserHandlers:
         def attempt() -> int:
             user = self.user(user_id)
             change(user)
-            recordings = self.store.save(user)
-            return recordings[-1].notification.id if recordings else self.store.max_position()
+            return self.store.record(user)
 
         return with_retries(attempt)
 
@@ -447,12 +446,12 @@ class UserHandlers:
             user = self.user(command.user_id)
             if claim_id("username", user.username) == claim_id("username", username):
                 user.change_username(username)  # only the letter case changes
-                return self.store.save(user)[-1].notification.id
+                return self.store.record(user)
             old = get_as(self.store, claim_id("username", user.username), Claim)
             new = self.take_claim("username", username, user.id)
             old.release()
             user.change_username(username)
-            return self.store.save(user, old, new)[-1].notification.id
+            return self.store.record(user, old, new)
 
         return with_retries(attempt)
 

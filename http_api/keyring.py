@@ -52,6 +52,7 @@ class Keys:
     jwt_signing_key: bytes | Ed25519PrivateKey = field(repr=False)
     jwt_verifying_key: bytes | Ed25519PublicKey = field(repr=False)
     secret_key: bytes = field(repr=False)  # AES-256: TOTP secrets at rest
+    token_key: bytes = field(repr=False)  # HMAC: successor OAuth tokens
 
 
 def load_keys(settings: Settings) -> Keys:
@@ -60,13 +61,20 @@ def load_keys(settings: Settings) -> Keys:
     secret_text = settings.secret_key.encode() or load_or_create(
         data / "secret.key", _random_secret
     )
-    secret_key = base64.urlsafe_b64decode(secret_text + b"=" * (-len(secret_text) % 4))
+    secret_key = _decode(secret_text)
+    token_key = _decode(
+        settings.token_key.encode() or load_or_create(data / "token.key", _random_secret)
+    )
     if settings.jwt_algorithm == "EdDSA":
         private = serialization.load_pem_private_key(
             load_or_create(data / "jwt-ed25519.pem", _ed25519_pem), password=None
         )
         if not isinstance(private, Ed25519PrivateKey):
             raise TypeError("jwt-ed25519.pem does not hold an Ed25519 key")
-        return Keys("EdDSA", private, private.public_key(), secret_key)
+        return Keys("EdDSA", private, private.public_key(), secret_key, token_key)
     hmac_key = settings.jwt_secret.encode() or load_or_create(data / "jwt.key", _random_secret)
-    return Keys("HS256", hmac_key, hmac_key, secret_key)
+    return Keys("HS256", hmac_key, hmac_key, secret_key, token_key)
+
+
+def _decode(text: bytes) -> bytes:
+    return base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))

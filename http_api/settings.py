@@ -40,6 +40,7 @@ class Settings:
     jwt_algorithm: str = "HS256"
     jwt_lifetime: int = 7 * 24 * 3600
     secret_key: str = field(default="", repr=False)
+    token_key: str = field(default="", repr=False)
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "Buddo <no-reply@buddo.local>"
     redis_url: str = field(default="", repr=False)
@@ -191,6 +192,7 @@ SECRET_SETTINGS = frozenset(
         "BUDDO_DATABASE_URL",
         "BUDDO_JWT_SECRET",
         "BUDDO_SECRET_KEY",
+        "BUDDO_TOKEN_KEY",
         "BUDDO_SMTP_URL",
         "BUDDO_REDIS_URL",
     }
@@ -212,6 +214,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "BUDDO_JWT_ALGORITHM": ("jwt_algorithm", _algorithm),
     "BUDDO_JWT_LIFETIME": ("jwt_lifetime", _integer(60, 90 * 24 * 3600)),
     "BUDDO_SECRET_KEY": ("secret_key", _secret_key),
+    "BUDDO_TOKEN_KEY": ("token_key", _secret_key),
     "BUDDO_SMTP_URL": ("smtp_url", _smtp_url),
     "BUDDO_MAIL_FROM": ("mail_from", str),
     "BUDDO_REDIS_URL": ("redis_url", _redis_url),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commands.bus import CommandBus
-from commands.credentials import SecretBox
+from commands.credentials import SecretBox, TokenMinter
 from commands.store import BuddoStore
 from http_api import ratelimit
 from http_api.jwt_codec import JwtCodec
@@ -115,7 +115,12 @@ async def open_services(settings: Settings) -> Services:
     loop = asyncio.get_running_loop()
     keys = await loop.run_in_executor(None, load_keys, settings)
     store = await loop.run_in_executor(None, open_store, settings)
-    bus = CommandBus(store, settings.store_threads, SecretBox(keys.secret_key))
+    bus = CommandBus(
+        store,
+        settings.store_threads,
+        SecretBox(keys.secret_key),
+        minter=TokenMinter(keys.token_key),
+    )
     reads = await open_read_database(settings)
     mailer = build_mailer(settings.smtp_url, settings.data_dir, settings.mail_from)
     log.info("event store ready on %s; mail goes to %s", settings.backend, mailer.describe())

@@ -11,6 +11,7 @@
     ├── ConflictError                 the state forbids it (duplicate, bad move)    409
     │   ├── IdempotencyConflictError  same key, different request                   409
     │   └── IdempotencyInProgressError same key, first request still running        409
+    ├── OAuthProtocolError            RFC 6749 5.2 errors of the token endpoints    400/401
     └── UnavailableError              the store cannot serve now (retry_after)      503
         └── ContentionError           optimistic retries exhausted                  503
 
@@ -129,6 +130,18 @@ class IdempotencyInProgressError(ConflictError):
 
     def __init__(self) -> None:
         super().__init__("A request with this Idempotency-Key is still being processed.")
+
+
+class OAuthProtocolError(BuddoError):
+    """An error of the OAuth protocol endpoints, answered as RFC 6749's error JSON.
+
+    `code` is one of invalid_request, invalid_client, invalid_grant, unauthorized_client,
+    unsupported_grant_type, invalid_scope.
+    """
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
 
 
 class UnavailableError(BuddoError):

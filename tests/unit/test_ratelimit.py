@@ -7,7 +7,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
 from multidict import CIMultiDict
 
-from http_api.errors import STATUS_BY_ERROR, error_middleware
+from http_api.errors import error_middleware
 from http_api.ratelimit import (
     LOGIN_LIMIT,
     Decision,
@@ -257,12 +257,6 @@ async def test_an_unlimited_endpoint_has_no_rate_limit_headers(
     assert "RateLimit-Limit" not in response.headers
 
 
-@pytest.mark.xfail(
-    RateLimitedError not in STATUS_BY_ERROR,
-    reason="until http_api.errors maps RateLimitedError to 429",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_over_the_limit_is_429_with_retry_after(
     http: TestClient,  # type: ignore[type-arg]
 ) -> None:

@@ -1,0 +1,1 @@
+"""Repeatable benchmarks of the ledger, each measured against a baseline run alongside it."""
