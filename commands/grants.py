@@ -17,7 +17,7 @@ from commands.oauth import app_for_client
 from commands.retry import with_retries
 from commands.sessions import SessionToken, new_session
 from commands.store import BuddoStore, get_as
-from ledger.errors import NotFoundError, OAuthProtocolError
+from ledger.errors import InvalidClientError, NotFoundError, OAuthProtocolError
 from ledger.grants import Connection, Grant, connection_id, invalid_grant
 from ledger.oauth import OAuthApp
 from ledger.users import User
@@ -47,6 +47,13 @@ class IssueCode:
 class ClientCredentials:
     client_id: str
     client_secret: str | None
+
+
+@dataclass(frozen=True)
+class AuthenticateClient:
+    """Check a client's credentials (introspection by a client); answers the app's id."""
+
+    client: ClientCredentials
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,6 @@ class TokenPair:
     session: SessionToken | None
 
 
-def invalid_client() -> OAuthProtocolError:
-    return OAuthProtocolError("invalid_client", "Client authentication failed.")
-
-
 class GrantHandlers:
     """The authorization server's write side."""
 
@@ -101,6 +104,7 @@ class GrantHandlers:
 
     def table(self) -> dict[type, Callable[..., object]]:
         return {
+            AuthenticateClient: lambda command: self.authenticate_client(command.client).id,
             IssueCode: self.issue_code,
             ExchangeCode: self.exchange,
             RefreshTokens: self.refresh,
@@ -114,16 +118,16 @@ class GrantHandlers:
         """A confidential client proves its secret; a public one sends none (PKCE alone)."""
         app = app_for_client(self.store, client.client_id)
         if app is None or app.deleted:
-            raise invalid_client()
+            raise InvalidClientError()
         if app.is_public:
             if client.client_secret:
-                raise invalid_client()
+                raise InvalidClientError()
         elif not client.client_secret or not hmac.compare_digest(
             app.secret_digest or "", credentials.digest(client.client_secret)
         ):
-            raise invalid_client()
-        if app.suspended:
-            raise OAuthProtocolError("unauthorized_client", "The app is suspended.")
+            raise InvalidClientError()
+        # A suspended client still authenticates (it may revoke); its grants are dead by
+        # their app epoch, so every grant type answers invalid_grant.
         return app
 
     def _grant(self, token: str, prefix: str) -> Grant:
@@ -177,6 +181,7 @@ class GrantHandlers:
                 code_expires_at=self.clock() + CODE_LIFETIME,
                 user_epoch=user.credentials_epoch,
                 connection_epoch=connection.epoch,
+                app_epoch=app.epoch,
             )
             self.store.save(grant, connection)
             return code
@@ -189,22 +194,22 @@ class GrantHandlers:
         app = self.authenticate_client(command.client)
         if not VERIFIER.fullmatch(command.code_verifier):
             raise OAuthProtocolError("invalid_request", "code_verifier is malformed.")
+        code_digest = credentials.digest(command.code)
 
         def attempt() -> TokenPair:
             grant = self._grant(command.code, CODE_PREFIX)
             now = self.clock()
-            if grant.app_id != app.id:
-                raise invalid_grant("The code was issued to another client.")
-            grant.check_code(credentials.digest(command.code), command.redirect_uri, now)
+            if grant.app_id != app.id or not grant.is_code(code_digest):
+                raise invalid_grant("The code is invalid.")
             if grant.redeemed:
                 # A code presented twice: someone has it who should not. Revoke everything.
                 grant.revoke("code_reuse")
                 self.store.save(grant)
                 raise invalid_grant("The code was already used; its tokens are revoked.")
+            grant.check_code(command.redirect_uri, now)
             if credentials.pkce_s256(command.code_verifier) != grant.code_challenge:
                 raise invalid_grant("code_verifier does not match the code_challenge.")
-            user = get_as(self.store, grant.user_id, User)
-            self._check_still_allowed(grant, user)
+            user = self._still_allowed(grant, app)
             access = self.minter.random(ACCESS_PREFIX, grant.id)
             refresh = self.minter.random(REFRESH_PREFIX, grant.id)
             session, session_token = new_session(user, app.id, self.clock)
@@ -222,16 +227,20 @@ class GrantHandlers:
 
         return with_retries(attempt)
 
-    def _check_still_allowed(self, grant: Grant, user: User) -> None:
-        """Revocations that happened outside the grant: password, suspension, disconnect."""
+    def _still_allowed(self, grant: Grant, app: OAuthApp) -> User:
+        """Revocations that happened outside the grant (password, suspension of the user or
+        the app, disconnection) revoked its tokens; the grant must not mint new ones."""
+        user = get_as(self.store, grant.user_id, User)
         connection = self._connection(grant.user_id, grant.app_id)
         if (
             user.suspended
             or user.credentials_epoch != grant.user_epoch
+            or app.epoch != grant.app_epoch
             or connection is None
             or connection.epoch != grant.connection_epoch
         ):
             raise invalid_grant()
+        return user
 
     def refresh(self, command: RefreshTokens) -> TokenPair:
         app = self.authenticate_client(command.client)
@@ -240,21 +249,24 @@ class GrantHandlers:
 
         def attempt() -> TokenPair:
             grant = self._grant(presented, REFRESH_PREFIX)
-            if grant.app_id != app.id:
+            if grant.app_id != app.id or not grant.is_family_refresh(digest):
                 raise invalid_grant()
             now = self.clock()
             scopes = grant.narrowed_scopes(command.scopes)
             access = self.minter.derived(ACCESS_PREFIX, grant.id, presented)
             successor = self.minter.derived(REFRESH_PREFIX, grant.id, presented)
             if grant.is_retry(digest, now, scopes):
+                self._still_allowed(grant, app)
                 return TokenPair(access, successor, _seconds(ACCESS_LIFETIME), scopes, None)
-            if not grant.is_current_refresh(digest, now):
+            if grant.is_retired_refresh(digest):
                 # A retired refresh token came back: the family is compromised.
                 if not grant.revoked:
                     grant.revoke("refresh_reuse")
                     self.store.save(grant)
                 raise invalid_grant()
-            self._check_still_allowed(grant, get_as(self.store, grant.user_id, User))
+            if not grant.is_current_refresh(digest, now):
+                raise invalid_grant()  # expired, or the family was revoked
+            self._still_allowed(grant, app)
             grant.rotate(
                 digest,
                 now,
@@ -287,9 +299,7 @@ class GrantHandlers:
             if app is not None and grant.app_id != app.id:
                 return  # not this client's token: nothing to do, and nothing to reveal
             if whole_family:
-                if grant.refresh_digest is not None and hmac.compare_digest(
-                    grant.refresh_digest, digest
-                ):
+                if grant.is_family_refresh(digest):
                     grant.revoke("revoked_by_client")
             else:
                 grant.revoke_access_token(digest, "revoked_by_client")

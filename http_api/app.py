@@ -10,7 +10,10 @@ from http_api.admin_api import ADMIN_ROUTES
 from http_api.auth_api import AUTH_ROUTES
 from http_api.authn import ROUTE_TABLE, auth_middleware, limit_middleware, route_table
 from http_api.errors import error_middleware
+from http_api.external_api import EXTERNAL_ROUTES
 from http_api.keys import SERVICES
+from http_api.oauth_api import OAUTH_ROUTES
+from http_api.oauth_apps_api import APP_ROUTES
 from http_api.ratelimit import rate_limit_headers
 from http_api.routes import Route, add_routes
 from http_api.settings import Settings
@@ -20,7 +23,14 @@ from http_api.wiring import open_services
 
 def all_routes() -> list[Route]:
     """Every route of the service, in the order they are registered."""
-    return [*SYSTEM_ROUTES, *AUTH_ROUTES, *ADMIN_ROUTES]
+    return [
+        *SYSTEM_ROUTES,
+        *AUTH_ROUTES,
+        *ADMIN_ROUTES,
+        *APP_ROUTES,
+        *OAUTH_ROUTES,
+        *EXTERNAL_ROUTES,
+    ]
 
 
 def create_app(settings: Settings) -> web.Application:

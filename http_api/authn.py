@@ -8,16 +8,19 @@ or bad credentials are `401` with a `WWW-Authenticate: Bearer` header.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from aiohttp import web
 
+from commands.credentials import digest
 from http_api.errors import Handler
-from http_api.jwt_codec import looks_like_jwt
+from http_api.jwt_codec import TokenExpiredError, looks_like_jwt
 from http_api.keys import SERVICES
 from http_api.ratelimit import client_address, enforce_request
 from http_api.routes import Route
 from ledger.errors import ForbiddenError, UnauthorizedError
+from projections.oauth_queries import token_status
 from projections.user_queries import jwt_status
 
 
@@ -30,6 +33,34 @@ class WrongTokenTypeError(UnauthorizedError):
         super().__init__(f"This endpoint takes {expected}.")
 
 
+class InsufficientScopeError(ForbiddenError):
+    """A valid OAuth token without the scope the endpoint needs (RFC 6750 3.1)."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This endpoint needs the scope {scope}.")
+        self.scope = scope
+
+    def extra(self) -> dict[str, object]:
+        return {"required_scope": self.scope}
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "WWW-Authenticate": f'Bearer realm="buddo", error="insufficient_scope",'
+            f' scope="{self.scope}"'
+        }
+
+
+class EmailNotVerifiedError(ForbiddenError):
+    """The caller must verify their email address first."""
+
+    code = "email_not_verified"
+
+    def __init__(self) -> None:
+        super().__init__("Verify your email address first.")
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the user, and the credential they called with."""
@@ -40,7 +71,17 @@ class Principal:
     email_verified: bool
 
 
+@dataclass(frozen=True)
+class AppPrincipal:
+    """An app acting for a user with an OAuth access token."""
+
+    user_id: UUID
+    app_id: UUID
+    scopes: frozenset[str]
+
+
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+APP_PRINCIPAL: web.RequestKey[AppPrincipal] = web.RequestKey("app_principal", AppPrincipal)
 ROUTE_TABLE: web.AppKey[dict[tuple[str, str], Route]] = web.AppKey("route_table", dict)
 
 
@@ -66,6 +107,16 @@ async def authenticate_jwt(request: web.Request, token: str) -> Principal:
     if status is None or status.revoked or status.suspended:
         raise UnauthorizedError("The token is invalid.")
     return Principal(claims.user_id, claims.jti, status.is_admin, status.email_verified)
+
+
+async def authenticate_access_token(request: web.Request, token: str) -> AppPrincipal:
+    """The app and user behind a live OAuth access token (the inline read model: never stale)."""
+    status = await token_status(request.app[SERVICES].reads, digest(token))
+    if status is None or status.kind != "access" or status.revoked or status.user_suspended:
+        raise UnauthorizedError("The token is invalid.")
+    if datetime.fromisoformat(status.expires_at) <= datetime.now(UTC):
+        raise TokenExpiredError
+    return AppPrincipal(UUID(status.user_id), UUID(status.app_id), frozenset(status.scopes))
 
 
 def route_of(request: web.Request) -> Route | None:
@@ -108,4 +159,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if looks_like_jwt(token):
         raise WrongTokenTypeError("an OAuth access token")
-    raise UnauthorizedError("The token is invalid.")
+    app_principal = await authenticate_access_token(request, token)
+    scope = rule.removeprefix("oauth:")
+    if scope not in app_principal.scopes:
+        raise InsufficientScopeError(scope)
+    request[APP_PRINCIPAL] = app_principal
+    return await handler(request)

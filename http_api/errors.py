@@ -21,8 +21,10 @@ from ledger.errors import (
     ConflictError,
     ForbiddenError,
     InsufficientPointsError,
+    InvalidClientError,
     InvalidCodeError,
     NotFoundError,
+    OAuthProtocolError,
     UnauthorizedError,
     UnavailableError,
     ValidationError,
@@ -55,6 +57,8 @@ class MethodNotAllowedError(BuddoError):
 STATUS_BY_ERROR: dict[type[BuddoError], int] = {
     InvalidRequestError: 400,
     InvalidCodeError: 400,
+    OAuthProtocolError: 400,
+    InvalidClientError: 401,
     UnauthorizedError: 401,
     ForbiddenError: 403,
     ValidationError: 422,
@@ -78,13 +82,21 @@ def status_for(error: BuddoError) -> int:
 
 
 def error_response(error: BuddoError) -> web.Response:
-    """The error JSON of the spec: error, message and the error's structured fields."""
-    body = {"error": error.code, "message": error.message, **error.extra()}
+    """The error JSON of the spec: error, message and the error's structured fields; RFC
+    6749's error and error_description for the OAuth protocol endpoints."""
+    if isinstance(error, OAuthProtocolError):
+        body: dict[str, object] = {"error": error.code, "error_description": error.message}
+    else:
+        body = {"error": error.code, "message": error.message, **error.extra()}
     response = web.json_response(body, status=status_for(error))
     if isinstance(error, UnavailableError):
         response.headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, UnauthorizedError):
         response.headers["WWW-Authenticate"] = 'Bearer realm="buddo"'
+    if isinstance(error, InvalidClientError):
+        response.headers["WWW-Authenticate"] = 'Basic realm="buddo"'
+    if isinstance(error, OAuthProtocolError):
+        response.headers["Cache-Control"] = "no-store"
     response.headers.update(error.headers())
     return response
 

@@ -39,7 +39,9 @@ def _security(route: Route) -> list[dict[str, list[str]]]:
 
 def _operation(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {
-        str(status): {
+        str(status): {"description": "no content"}
+        if status == 204
+        else {
             "description": "success" if status < 400 else "error",
             "content": {"application/json": {"schema": schema}},
         }
@@ -64,10 +66,10 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.parameters:
         operation["parameters"] = list(route.parameters)
     if route.request is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": route.request}},
-        }
+        content = {"application/json": {"schema": route.request}}
+        if route.form:
+            content["application/x-www-form-urlencoded"] = {"schema": route.request}
+        operation["requestBody"] = {"required": True, "content": content}
     return operation
 
 

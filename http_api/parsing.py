@@ -189,17 +189,21 @@ class Body:
 
     fields: Mapping[str, Field] = field(default_factory=dict)
     accepts_form: bool = False
+    #: OAuth protocol endpoints ignore parameters they do not know (RFC 6749 3.1, 3.2)
+    ignores_unknown: bool = False
 
     def schema(self) -> dict[str, Any]:
         return {
             "type": "object",
             "properties": {name: spec.schema() for name, spec in self.fields.items()},
             "required": [name for name, spec in self.fields.items() if spec.required],
-            "additionalProperties": False,
+            "additionalProperties": self.ignores_unknown,
         }
 
     def check(self, data: dict[str, Any]) -> dict[str, Any]:
         problems: dict[str, list[str]] = {}
+        if self.ignores_unknown:
+            data = {name: value for name, value in data.items() if name in self.fields}
         for name in data:
             if name not in self.fields:
                 problems[name] = ["is not a field of this request"]

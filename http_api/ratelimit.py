@@ -59,6 +59,8 @@ LOGIN_LIMIT = Limit("login", 10, 60)
 CREATE_OAUTH_APP_LIMIT = Limit("create_oauth_app", 3, 3600)
 LIST_DEPLOY_APPS_LIMIT = Limit("list_deploy_apps", 30, 60)
 CREATE_DEPLOY_APP_LIMIT = Limit("create_deploy_app", 10, 60)
+# [ours] introspection is open (spec 5.5), so it is limited per client address.
+INTROSPECT_LIMIT = Limit("introspect", 600, 60)
 
 
 @dataclass(frozen=True)

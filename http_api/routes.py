@@ -26,6 +26,7 @@ class Route:
     responses: dict[int, Schema] = field(default_factory=dict)
     parameters: tuple[Schema, ...] = ()
     limit: str = ""  # a rate limit by client address, counted before anything else
+    form: bool = False  # the body may be a form (application/x-www-form-urlencoded) too
 
 
 def add_routes(app: web.Application, routes: list[Route]) -> None:

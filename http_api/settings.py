@@ -47,6 +47,7 @@ class Settings:
     trusted_proxies: frozenset[str] = frozenset()
     rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
     public_url: str = ""
+    introspection_requires_client: bool = False
 
     @property
     def issuer(self) -> str:
@@ -180,6 +181,12 @@ def _rate_limits(text: str) -> dict[str, tuple[int, int]]:
     return limits
 
 
+def _introspection_auth(text: str) -> bool:
+    if text not in {"optional", "required"}:
+        raise ValueError("must be optional or required")
+    return text == "required"
+
+
 def _public_url(text: str) -> str:
     if urlsplit(text).scheme not in {"http", "https"} or text.endswith("/"):
         raise ValueError("must be an http(s) URL without a trailing slash")
@@ -221,6 +228,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "BUDDO_TRUSTED_PROXIES": ("trusted_proxies", _addresses),
     "BUDDO_RATE_LIMITS": ("rate_limits", _rate_limits),
     "BUDDO_PUBLIC_URL": ("public_url", _public_url),
+    "BUDDO_INTROSPECTION_AUTH": ("introspection_requires_client", _introspection_auth),
 }
 
 

@@ -45,6 +45,7 @@ DEFAULT_LIMITS = {
         ratelimit.CREATE_OAUTH_APP_LIMIT,
         ratelimit.LIST_DEPLOY_APPS_LIMIT,
         ratelimit.CREATE_DEPLOY_APP_LIMIT,
+        ratelimit.INTROSPECT_LIMIT,
     )
 }
 

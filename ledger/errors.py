@@ -11,7 +11,8 @@
     ├── ConflictError                 the state forbids it (duplicate, bad move)    409
     │   ├── IdempotencyConflictError  same key, different request                   409
     │   └── IdempotencyInProgressError same key, first request still running        409
-    ├── OAuthProtocolError            RFC 6749 5.2 errors of the token endpoints    400/401
+    ├── OAuthProtocolError            RFC 6749 5.2 errors of the token endpoints    400
+    │   └── InvalidClientError        client authentication failed                  401
     └── UnavailableError              the store cannot serve now (retry_after)      503
         └── ContentionError           optimistic retries exhausted                  503
 
@@ -142,6 +143,13 @@ class OAuthProtocolError(BuddoError):
     def __init__(self, code: str, description: str) -> None:
         super().__init__(description)
         self.code = code
+
+
+class InvalidClientError(OAuthProtocolError):
+    """The client is unknown, or its credentials are wrong (RFC 6749 5.2: 401)."""
+
+    def __init__(self, description: str = "Client authentication failed.") -> None:
+        super().__init__("invalid_client", description)
 
 
 class UnavailableError(BuddoError):

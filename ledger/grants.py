@@ -39,6 +39,7 @@ class Grant(Aggregate):
         code_expires_at: datetime
         user_epoch: int
         connection_epoch: int
+        app_epoch: int
 
     class CodeRedeemed(Aggregate.Event):
         """The code was exchanged for the first access and refresh tokens."""
@@ -89,6 +90,7 @@ class Grant(Aggregate):
         code_expires_at: datetime,
         user_epoch: int,
         connection_epoch: int,
+        app_epoch: int,
     ) -> None:
         self.app_id = app_id
         self.user_id = user_id
@@ -100,16 +102,22 @@ class Grant(Aggregate):
         self.code_expires_at = code_expires_at
         self.user_epoch = user_epoch
         self.connection_epoch = connection_epoch
+        self.app_epoch = app_epoch
         self.redeemed = False
         self.revoked = False
         self.refresh_digest: str | None = None
         self.refresh_expires_at: datetime | None = None
         self.last_rotation: tuple[str, datetime, list[str]] | None = None
+        self.retired_digests: set[str] = set()
         self.access_digests: set[str] = set()
 
-    def check_code(self, code_digest: str, redirect_uri: str, now: datetime) -> None:
-        """The code is this grant's, unexpired and sent with the same redirect URI."""
-        if not hmac.compare_digest(self.code_digest, code_digest) or self.revoked:
+    def is_code(self, code_digest: str) -> bool:
+        """`code_digest` is this grant's code, whatever became of it since."""
+        return hmac.compare_digest(self.code_digest, code_digest)
+
+    def check_code(self, redirect_uri: str, now: datetime) -> None:
+        """The (matching, unredeemed) code is unexpired and sent with the same redirect URI."""
+        if self.revoked:
             raise invalid_grant("The code is invalid.")
         if now >= self.code_expires_at:
             raise invalid_grant("The code has expired.")
@@ -161,6 +169,16 @@ class Grant(Aggregate):
             and alive
             and hmac.compare_digest(current, refresh_digest)
         )
+
+    def is_retired_refresh(self, refresh_digest: str) -> bool:
+        """A refresh token of this family that a rotation already replaced."""
+        return refresh_digest in self.retired_digests
+
+    def is_family_refresh(self, refresh_digest: str) -> bool:
+        """The current or a retired refresh token of this family."""
+        current = self.refresh_digest
+        is_current = current is not None and hmac.compare_digest(current, refresh_digest)
+        return is_current or self.is_retired_refresh(refresh_digest)
 
     def is_retry(self, refresh_digest: str, now: datetime, scopes: list[str]) -> bool:
         """The same refresh as the last rotation, within the grace window: not an attack."""
@@ -217,6 +235,7 @@ class Grant(Aggregate):
         scopes: list[str],
     ) -> None:
         self.last_rotation = (retired_digest, rotated_at, list(scopes))
+        self.retired_digests.add(retired_digest)
         self.access_digests.add(access_digest)
         self.refresh_digest = refresh_digest
         self.refresh_expires_at = refresh_expires_at
@@ -259,6 +278,9 @@ class Connection(Aggregate):
     class Disconnected(Aggregate.Event):
         """The user removed the app; every token of it for this user was revoked."""
 
+        user_id: UUID
+        app_id: UUID
+
     @staticmethod
     def create_id(user_id: UUID, app_id: UUID) -> UUID:
         return connection_id(user_id, app_id)
@@ -278,10 +300,10 @@ class Connection(Aggregate):
 
     def disconnect(self) -> None:
         if self.connected:
-            self._disconnected()
+            self._disconnected(self.user_id, self.app_id)
 
     @event(Disconnected)
-    def _disconnected(self) -> None:
+    def _disconnected(self, user_id: UUID, app_id: UUID) -> None:
         self.connected = False
         self.epoch += 1
 

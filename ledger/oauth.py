@@ -56,6 +56,7 @@ class OAuthApp(Aggregate):
 
         scopes: list[str]
         request_id: UUID
+        allowed_scopes: list[str]
 
     class Suspended(Aggregate.Event):
         """An admin suspended the app: no new tokens, every token revoked."""
@@ -90,6 +91,7 @@ class OAuthApp(Aggregate):
         self.allowed_scopes = list(allowed_scopes)
         self.suspended = False
         self.deleted = False
+        self.epoch = 0  # grows with each suspension: grants of an earlier epoch are dead
 
     @property
     def is_public(self) -> bool:
@@ -123,11 +125,14 @@ class OAuthApp(Aggregate):
         self.secret_digest = secret_digest
 
     def grant_scopes(self, scopes: list[str], request_id: UUID) -> None:
-        self._scopes_granted(sorted(set(scopes) - set(self.allowed_scopes)), request_id)
+        added = sorted(set(scopes) - set(self.allowed_scopes))
+        self._scopes_granted(added, request_id, sorted({*self.allowed_scopes, *added}))
 
     @event(ScopesGranted)
-    def _scopes_granted(self, scopes: list[str], request_id: UUID) -> None:
-        self.allowed_scopes = sorted({*self.allowed_scopes, *scopes})
+    def _scopes_granted(
+        self, scopes: list[str], request_id: UUID, allowed_scopes: list[str]
+    ) -> None:
+        self.allowed_scopes = list(allowed_scopes)
 
     def suspend(self, by: UUID) -> None:
         if not self.suspended:
@@ -136,6 +141,7 @@ class OAuthApp(Aggregate):
     @event(Suspended)
     def _suspended(self, by: UUID) -> None:
         self.suspended = True
+        self.epoch += 1
 
     def unsuspend(self, by: UUID) -> None:
         if self.suspended:

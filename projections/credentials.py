@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from eventsourcing.domain import AggregateEvent
 
+from ledger.grants import Connection, Grant
+from ledger.oauth import OAuthApp
 from ledger.users import User
 from projections.base import Event, Projection, Sql, iso_z
+
+# Events that revoke every OAuth token of an app, with the reason recorded.
+APP_REVOCATIONS: dict[type[AggregateEvent], str] = {
+    OAuthApp.Suspended: "app_suspended",
+    OAuthApp.Deleted: "app_deleted",
+}
 
 
 class CredentialsProjection(Projection):
@@ -58,6 +66,51 @@ class CredentialsProjection(Projection):
             )
         elif isinstance(event, User.Suspended):
             self.revoke(sql, "user_id = %s", (user_id,), when, "user_suspended")
+        else:
+            self.apply_oauth(sql, position, event)
+
+    def apply_oauth(self, sql: Sql, position: int, event: AggregateEvent) -> None:
+        """OAuth tokens: issued by a grant, revoked by it, its app or its connection."""
+        when = iso_z(event.timestamp)
+        family = str(event.originator_id)
+        if isinstance(event, Grant.CodeRedeemed | Grant.Rotated):
+            if isinstance(event, Grant.Rotated):
+                self.revoke(sql, "token_key = %s", (event.retired_digest,), when, "rotated")
+            self.issue_pair(sql, position, event)
+        elif isinstance(event, Grant.AccessTokenRevoked):
+            self.revoke(sql, "token_key = %s", (event.access_digest,), when, event.reason)
+        elif isinstance(event, Grant.Revoked):
+            self.revoke(sql, "family_id = %s", (family,), when, event.reason)
+        elif isinstance(event, Connection.Disconnected):
+            pair = (str(event.user_id), str(event.app_id))
+            self.revoke(sql, "user_id = %s AND app_id = %s", pair, when, "app_disconnected")
+        elif type(event) in APP_REVOCATIONS:
+            self.revoke(sql, "app_id = %s", (family,), when, APP_REVOCATIONS[type(event)])
+
+    def issue_pair(
+        self, sql: Sql, position: int, event: Grant.CodeRedeemed | Grant.Rotated
+    ) -> None:
+        """Rows for a new access token and refresh token of the grant's family."""
+        for kind, digest, expires_at in (
+            ("access", event.access_digest, event.access_expires_at),
+            ("refresh", event.refresh_digest, event.refresh_expires_at),
+        ):
+            sql.execute(
+                f"INSERT INTO {self.table('credentials')} (token_key, kind, user_id, app_id,"
+                " scopes, family_id, issued_at, expires_at, issued_position)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    digest,
+                    kind,
+                    str(event.user_id),
+                    str(event.app_id),
+                    " ".join(event.scopes),
+                    str(event.originator_id),
+                    iso_z(event.timestamp),
+                    iso_z(expires_at),
+                    position,
+                ),
+            )
 
     def revoke(
         self, sql: Sql, where: str, params: tuple[object, ...], when: str, reason: str

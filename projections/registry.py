@@ -8,6 +8,7 @@ from projections.balances import BalanceProjection
 from projections.base import InlineProjections, Projection, tracking_schema
 from projections.credentials import CredentialsProjection
 from projections.history import HistoryProjection
+from projections.oauth import OAuthProjection
 from projections.users import UsersProjection
 
 # Written in the events' own transaction: never stale (design §5).
@@ -16,6 +17,7 @@ INLINE: tuple[Callable[[str], Projection], ...] = (
     HistoryProjection,
     UsersProjection,
     CredentialsProjection,
+    OAuthProjection,
 )
 
 

@@ -1,0 +1,217 @@
+"""Queries over OAuth apps, scope requests, connections and the validity of OAuth tokens."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from ledger.errors import NotFoundError
+from projections.db import ReadDatabase, Row
+
+APP_QUERY = (
+    "SELECT a.*, (SELECT COUNT(*) FROM scope_requests r WHERE r.app_id = a.id"
+    " AND r.status = 'pending') AS pending_requests FROM oauth_apps a"
+)
+
+
+@dataclass(frozen=True)
+class AppView:
+    """An app as the read model has it (never its secret, which is stored nowhere)."""
+
+    id: str
+    client_id: str
+    owner_id: str
+    app_name: str
+    app_description: str | None
+    logo_url: str | None
+    website_url: str | None
+    redirect_uris: list[str]
+    listed: bool
+    allowed_scopes: list[str]
+    public: bool
+    suspended: bool
+    deleted: bool
+    pending_requests: int
+    inserted_at: str
+    updated_at: str
+
+    @property
+    def is_approved(self) -> bool:
+        """No scope request waits for a decision, and the app is not suspended (spec 5.1)."""
+        return self.pending_requests == 0 and not self.suspended
+
+
+def _app(row: Row) -> AppView:
+    return AppView(
+        id=row["id"],
+        client_id=row["client_id"],
+        owner_id=row["owner_id"],
+        app_name=row["app_name"] or "",
+        app_description=row["app_description"],
+        logo_url=row["logo_url"],
+        website_url=row["website_url"],
+        redirect_uris=json.loads(row["redirect_uris"]),
+        listed=bool(row["listed"]),
+        allowed_scopes=json.loads(row["allowed_scopes"]),
+        public=bool(row["public"]),
+        suspended=bool(row["suspended"]),
+        deleted=bool(row["deleted"]),
+        pending_requests=int(row["pending_requests"]),
+        inserted_at=row["inserted_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def app(db: ReadDatabase, app_id: UUID) -> AppView | None:
+    """The app with this id, deleted or not, or None."""
+    row = await db.fetch_one(f"{APP_QUERY} WHERE a.id = %s", (str(app_id),))
+    return _app(row) if row else None
+
+
+async def live_app(db: ReadDatabase, app_id: UUID) -> AppView:
+    """The app with this id unless it was deleted (NotFoundError)."""
+    found = await app(db, app_id)
+    if found is None or found.deleted:
+        raise NotFoundError("No such app.")
+    return found
+
+
+async def app_by_client(db: ReadDatabase, client_id: str) -> AppView | None:
+    """The live (not deleted) app with this client_id, or None."""
+    row = await db.fetch_one(f"{APP_QUERY} WHERE a.client_id = %s AND a.deleted = 0", (client_id,))
+    return _app(row) if row else None
+
+
+async def apps_of_owner(db: ReadDatabase, owner_id: UUID) -> list[AppView]:
+    """The owner's live apps, oldest first."""
+    rows = await db.fetch_all(
+        f"{APP_QUERY} WHERE a.owner_id = %s AND a.deleted = 0 ORDER BY a.inserted_at, a.id",
+        (str(owner_id),),
+    )
+    return [_app(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ScopeRequestView:
+    """A request for scopes that need an admin, and its decision."""
+
+    id: str
+    app_id: str
+    scopes: list[str]
+    status: str
+    reason: str
+    note: str | None
+    decided_by: str | None
+    decided_at: str | None
+    inserted_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "app_id": self.app_id,
+            "scopes": self.scopes,
+            "status": self.status,
+            "reason": self.reason,
+            "note": self.note,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "inserted_at": self.inserted_at,
+        }
+
+
+def _request(row: Row) -> ScopeRequestView:
+    return ScopeRequestView(
+        id=row["id"],
+        app_id=row["app_id"],
+        scopes=json.loads(row["scopes"]),
+        status=row["status"],
+        reason=row["reason"],
+        note=row["note"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        inserted_at=row["inserted_at"],
+    )
+
+
+async def pending_scopes(db: ReadDatabase, app_id: UUID) -> list[str]:
+    """Every scope the app waits for, sorted."""
+    requests = await scope_requests_of_app(db, app_id)
+    return sorted({s for r in requests if r.status == "pending" for s in r.scopes})
+
+
+async def scope_requests_of_app(db: ReadDatabase, app_id: UUID) -> list[ScopeRequestView]:
+    rows = await db.fetch_all(
+        "SELECT * FROM scope_requests WHERE app_id = %s ORDER BY position", (str(app_id),)
+    )
+    return [_request(row) for row in rows]
+
+
+async def scope_requests(
+    db: ReadDatabase, status: str | None, after: int, limit: int
+) -> tuple[list[ScopeRequestView], int | None]:
+    """Requests in the order they were made, with this status (any when None); paginated by
+    log position: the position to continue after, or None at the end."""
+    rows = await db.fetch_all(
+        "SELECT * FROM scope_requests WHERE position > %s AND (%s = '' OR status = %s)"
+        " ORDER BY position LIMIT %s",
+        (after, status or "", status or "", limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_request(row) for row in rows], int(rows[-1]["position"]) if more else None
+
+
+async def scope_request(db: ReadDatabase, request_id: UUID) -> ScopeRequestView:
+    """One scope request (NotFoundError when there is none)."""
+    row = await db.fetch_one("SELECT * FROM scope_requests WHERE id = %s", (str(request_id),))
+    if row is None:
+        raise NotFoundError("No such scope request.")
+    return _request(row)
+
+
+async def connected_apps(db: ReadDatabase, user_id: UUID) -> list[dict[str, Any]]:
+    """The apps a user has authorized and not removed (spec 5.7)."""
+    rows = await db.fetch_all(
+        "SELECT c.app_id, a.client_id, a.app_name, a.logo_url, c.scopes, c.connected_at,"
+        " c.last_used_at FROM connections c JOIN oauth_apps a ON a.id = c.app_id"
+        " WHERE c.user_id = %s AND c.connected = 1 AND a.deleted = 0"
+        " ORDER BY c.connected_at, c.app_id",
+        (str(user_id),),
+    )
+    return [{**row, "scopes": json.loads(row["scopes"])} for row in rows]
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What an access decision needs to know about an OAuth token (by its digest)."""
+
+    kind: str
+    user_id: str
+    app_id: str
+    scopes: list[str]
+    expires_at: str
+    revoked: bool
+    user_suspended: bool
+
+
+async def token_status(db: ReadDatabase, token_digest: str) -> TokenStatus | None:
+    """The state of the OAuth token with this digest, or None if it was never issued."""
+    row = await db.fetch_one(
+        "SELECT c.kind, c.user_id, c.app_id, c.scopes, c.expires_at, c.revoked_at,"
+        " u.suspended FROM credentials c JOIN users u ON u.id = c.user_id"
+        " WHERE c.token_key = %s AND c.kind IN ('access', 'refresh')",
+        (token_digest,),
+    )
+    if row is None:
+        return None
+    return TokenStatus(
+        kind=row["kind"],
+        user_id=row["user_id"],
+        app_id=row["app_id"],
+        scopes=row["scopes"].split(),
+        expires_at=row["expires_at"],
+        revoked=row["revoked_at"] is not None,
+        user_suspended=bool(row["suspended"]),
+    )
