@@ -22,7 +22,7 @@ from commands.grants import GrantHandlers
 from commands.journal import Journal
 from commands.locks import LockTable
 from commands.oauth import AppHandlers
-from commands.points import GrantPoints, SpendPoints, TransferPoints
+from commands.points import GrantPoints, MovePoints, SpendPoints, TransferPoints
 from commands.sessions import SessionHandlers
 from commands.store import BuddoStore
 from commands.users import UserHandlers
@@ -37,7 +37,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _record_entry(journal: Journal, command: GrantPoints | SpendPoints | TransferPoints) -> Any:
+def _record_entry(
+    journal: Journal, command: GrantPoints | SpendPoints | TransferPoints | MovePoints
+) -> Any:
     return journal.record(command.plan())
 
 
@@ -65,6 +67,7 @@ class CommandBus:
             GrantPoints: record,
             SpendPoints: record,
             TransferPoints: record,
+            MovePoints: record,
             **UserHandlers(store, box, clock).table(),
             **SessionHandlers(store, clock).table(),
             **AppHandlers(store).table(),

@@ -133,7 +133,24 @@ class TransferPoints:
         return _plan(self, EntryKind.TRANSFER, postings, self.note, {}, self.app_id)
 
 
-PointsCommand = GrantPoints | SpendPoints | TransferPoints
+@dataclass(frozen=True)
+class MovePoints:
+    """Any other balanced movement (awards, ad payouts, campaign funding, deployment
+    charges): the caller names the kind and the postings; the journal checks them. A
+    movement that must happen once (a module's award) carries an idempotency key."""
+
+    kind: EntryKind
+    postings: tuple[Posting, ...]
+    memo: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    app_id: UUID | None = None
+    idempotency: Idempotency | None = None
+
+    def plan(self) -> EntryPlan:
+        return _plan(self, self.kind, self.postings, self.memo, dict(self.metadata), self.app_id)
+
+
+PointsCommand = GrantPoints | SpendPoints | TransferPoints | MovePoints
 
 
 def _plan(

@@ -21,9 +21,14 @@ MAX_METADATA_KEYS = 20
 class EntryKind(Enum):
     """Why points moved."""
 
-    GRANT = "grant"
-    SPEND = "spend"
-    TRANSFER = "transfer"
+    GRANT = "grant"  # the treasury issues points (admin grant)
+    SPEND = "spend"  # a user pays an app
+    TRANSFER = "transfer"  # a user pays another user
+    CAMPAIGN_FUNDING = "campaign_funding"  # an advertiser funds a campaign (rake to revenue)
+    AD_PAYOUT = "ad_payout"  # a campaign pays an app for an ad event
+    AD_REWARD = "ad_reward"  # a campaign rewards a viewer of a rewarded ad (an award)
+    AWARD = "award"  # the treasury awards a user (education)
+    DEPLOYMENT_CHARGE = "deployment_charge"  # an app pays revenue for a deployment tier
 
 
 @dataclass(frozen=True)
