@@ -128,7 +128,8 @@ def totp_uri(secret: str, email: str) -> str:
 
 def totp_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step `code` belongs to, within one step of skew, or None (RFC 6238, SHA-1)."""
-    if len(code) != TOTP_DIGITS or not code.isdigit():
+    # isdigit() alone admits other scripts' digits, which compare_digest refuses with a TypeError.
+    if len(code) != TOTP_DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_PERIOD_SECONDS)
     current = totp.timecode(now)

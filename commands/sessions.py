@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 from commands import credentials
 from commands.retry import with_retries
 from commands.store import BuddoStore, get_as
-from ledger.errors import UnauthorizedError
+from ledger.errors import NotFoundError, UnauthorizedError
 from ledger.sessions import AppSession
 from ledger.users import User
 
@@ -92,7 +92,10 @@ class SessionHandlers:
         return _new_token(session_id, self.clock)
 
     def start(self, command: StartSession) -> SessionToken:
-        user = get_as(self.store, command.user_id, User)
+        try:
+            user = get_as(self.store, command.user_id, User)
+        except (AggregateNotFoundError, TypeError):
+            raise NotFoundError("No such user.") from None
         session, issued = new_session(user, command.app_id, self.clock)
         self.store.save(session)
         return issued

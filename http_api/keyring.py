@@ -6,6 +6,7 @@ import base64
 import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +23,28 @@ SECRET_BYTES = 32
 def load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
     """The key in `path`; on first use, `make()` is written there with mode 0600.
 
-    O_EXCL makes the creation atomic, so two processes starting at once agree on one key.
+    The key is written whole to a private temporary file first and then linked into place,
+    which fails if the name exists: two processes starting at once agree on one key, and
+    neither ever reads a file the other has created but not yet written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
-        with os.fdopen(fd, "wb") as file:
-            file.write(make())
+    if not path.exists():
+        _create_once(path, make())
     return path.read_bytes()
+
+
+def _create_once(path: Path, key: bytes) -> None:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), KEY_FILE_MODE)
+            file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)  # atomic, and refuses to replace a key already there
+    finally:
+        Path(temporary).unlink()
 
 
 def _random_secret() -> bytes:

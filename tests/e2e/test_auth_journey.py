@@ -64,6 +64,13 @@ async def test_register_verify_login_totp_and_logout(
         json={"email": person.email, "password": person.password, "totp_code": next_code},
     )
     assert replayed.status == 401
+    assert (await replayed.json())["error"] == "unauthorized"
+    step_up = await client.post(
+        "/api/auth/totp/verify", headers=person.auth, json={"code": next_code}
+    )
+    assert await step_up.json() == {"valid": False}  # already used to sign in
+    profile = await (await client.get("/api/auth/me", headers=person.auth)).json()
+    assert profile["user"]["totp_enabled"] is True
     await person.login(totp_code=recovery[0])
     used_twice = await client.post(
         "/api/auth/login",
