@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -17,6 +18,12 @@ from ledger.errors import InsufficientPointsError
 from ledger.idempotency import IdempotencyKey, idempotency_key_id
 from ledger.journal import JournalEntry, check_postings
 
+Extras = Callable[[], Sequence[Any]]
+
+
+def _nothing() -> Sequence[Any]:
+    return ()
+
 
 @dataclass
 class Journal:
@@ -26,19 +33,22 @@ class Journal:
     locks: LockTable
     max_attempts: int = MAX_ATTEMPTS
 
-    def record(self, plan: EntryPlan) -> EntryRecorded:
-        """Record `plan` once (a keyed retry replays the first outcome), or raise why not."""
+    def record(self, plan: EntryPlan, extras: Extras | None = None) -> EntryRecorded:
+        """Record `plan` once (a keyed retry replays the first outcome), or raise why not.
+        `extras` makes, on each attempt, aggregates saved in the entry's own transaction."""
         check_postings(plan.postings)
         with self.locks.hold(p.account for p in plan.postings):
-            return with_retries(lambda: self._attempt(plan), self.max_attempts)
+            return with_retries(lambda: self.attempt(plan, extras), self.max_attempts)
 
-    def _attempt(self, plan: EntryPlan) -> EntryRecorded:
+    def attempt(self, plan: EntryPlan, extras: Extras | None = None) -> EntryRecorded:
+        """One try, for callers that decide the plan afresh on each of their own retries
+        (they hold the account locks): IntegrityError when another writer came first."""
         prior = self._prior_outcome(plan)
         if prior is not None:
             return self._replay(prior, plan)
-        return self._try_record(plan)
+        return self._try_record(plan, extras or _nothing)
 
-    def _try_record(self, plan: EntryPlan) -> EntryRecorded:
+    def _try_record(self, plan: EntryPlan, extras: Extras) -> EntryRecorded:
         accounts = [self._account(p.account) for p in plan.postings]
         try:
             results = tuple(
@@ -60,7 +70,8 @@ class Journal:
             app_id=plan.app_id,
             effective_at=plan.effective_at,
         )
-        recordings = self.store.save(entry, *accounts, self._key(plan, entry.id, None))
+        key = self._key(plan, entry.id, None)
+        recordings = self.store.save(entry, *accounts, key, *extras())
         return _answer(entry, recordings[-1].notification.id, replayed=False)
 
     def _account(self, name: str) -> Account:
