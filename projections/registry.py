@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from projections.analytics import AnalyticsProjection
 from projections.balances import BalanceProjection
 from projections.base import InlineProjections, Projection, tracking_schema
 from projections.credentials import CredentialsProjection
@@ -18,6 +19,7 @@ INLINE: tuple[Callable[[str], Projection], ...] = (
     UsersProjection,
     CredentialsProjection,
     OAuthProjection,
+    AnalyticsProjection,
 )
 
 
