@@ -25,6 +25,7 @@ from commands.oauth import AppHandlers
 from commands.points import GrantPoints, MovePoints, SpendPoints, TransferPoints
 from commands.sessions import SessionHandlers
 from commands.store import BuddoStore
+from commands.transfers import TransferHandlers
 from commands.users import UserHandlers
 from ledger.errors import UnavailableError
 
@@ -72,6 +73,7 @@ class CommandBus:
             **SessionHandlers(store, clock).table(),
             **AppHandlers(store).table(),
             **GrantHandlers(store, minter, clock).table(),
+            **TransferHandlers(store, self.journal).table(),
         }
 
     def handle(self, command: object) -> Any:

@@ -115,7 +115,7 @@ class SessionHandlers:
             session.check_token(presented, now, user.credentials_epoch)
             if user.suspended:
                 raise UnauthorizedError("The session token is invalid or has expired.")
-            session.refresh(credentials.digest(token), expires_at, now)
+            session.refresh(credentials.digest(token), expires_at)
             self.store.save(session)
             return SessionToken(session_id, token, expires_at)
 

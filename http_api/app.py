@@ -14,6 +14,7 @@ from http_api.external_api import EXTERNAL_ROUTES
 from http_api.keys import SERVICES
 from http_api.oauth_api import OAUTH_ROUTES
 from http_api.oauth_apps_api import APP_ROUTES
+from http_api.operator_api import OPERATOR_ROUTES
 from http_api.ratelimit import rate_limit_headers
 from http_api.routes import Route, add_routes
 from http_api.settings import Settings
@@ -30,6 +31,7 @@ def all_routes() -> list[Route]:
         *APP_ROUTES,
         *OAUTH_ROUTES,
         *EXTERNAL_ROUTES,
+        *OPERATOR_ROUTES,
     ]
 
 

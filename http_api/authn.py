@@ -77,6 +77,7 @@ class AppPrincipal:
 
     user_id: UUID
     app_id: UUID
+    grant_id: UUID
     scopes: frozenset[str]
 
 
@@ -116,7 +117,9 @@ async def authenticate_access_token(request: web.Request, token: str) -> AppPrin
         raise UnauthorizedError("The token is invalid.")
     if datetime.fromisoformat(status.expires_at) <= datetime.now(UTC):
         raise TokenExpiredError
-    return AppPrincipal(UUID(status.user_id), UUID(status.app_id), frozenset(status.scopes))
+    return AppPrincipal(
+        UUID(status.user_id), UUID(status.app_id), UUID(status.grant_id), frozenset(status.scopes)
+    )
 
 
 def route_of(request: web.Request) -> Route | None:

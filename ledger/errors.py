@@ -3,6 +3,7 @@
     BuddoError                        every error we raise on purpose
     ├── ValidationError               bad input (fields: name -> problems)          422
     ├── InsufficientPointsError       a debit larger than the balance (balance)     422
+    ├── TransferRefusedError          a block stands between sender and recipient   422
     ├── UnauthorizedError             no valid credentials                          401
     │   └── TotpRequiredError         right password, TOTP code missing             401
     ├── InvalidCodeError              a bad, expired or used one-time code          400
@@ -68,6 +69,15 @@ class InsufficientPointsError(BuddoError):
 
     def extra(self) -> dict[str, object]:
         return {"balance": self.balance}
+
+
+class TransferRefusedError(BuddoError):
+    """One of the two users blocked the other: no points move between them."""
+
+    code = "transfer_refused"
+
+    def __init__(self) -> None:
+        super().__init__("Points cannot be transferred between these users.")
 
 
 class UnauthorizedError(BuddoError):

@@ -50,7 +50,6 @@ class AppSession(Aggregate):
         self.expires_at = expires_at
         self.credentials_epoch = credentials_epoch
         self.ended = False
-        self.last_heartbeat_at: datetime | None = None
 
     def check_token(self, token_digest: str, now: datetime, credentials_epoch: int) -> None:
         """The presented token is this session's current one, still alive (else 401)."""
@@ -60,12 +59,9 @@ class AppSession(Aggregate):
         if credentials_epoch != self.credentials_epoch:
             raise UnauthorizedError("The session token is invalid or has expired.")
 
-    def refresh(self, new_digest: str, expires_at: datetime, heartbeat_at: datetime) -> None:
-        self._refreshed(new_digest, expires_at)
-        self.last_heartbeat_at = heartbeat_at
-
     @event(Refreshed)
-    def _refreshed(self, token_digest: str, expires_at: datetime) -> None:
+    def refresh(self, token_digest: str, expires_at: datetime) -> None:
+        """A heartbeat (the event's time is the heartbeat's) with a new token."""
         self.token_digest = token_digest
         self.expires_at = expires_at
 

@@ -190,6 +190,7 @@ class TokenStatus:
     kind: str
     user_id: str
     app_id: str
+    grant_id: str
     scopes: list[str]
     expires_at: str
     revoked: bool
@@ -199,7 +200,7 @@ class TokenStatus:
 async def token_status(db: ReadDatabase, token_digest: str) -> TokenStatus | None:
     """The state of the OAuth token with this digest, or None if it was never issued."""
     row = await db.fetch_one(
-        "SELECT c.kind, c.user_id, c.app_id, c.scopes, c.expires_at, c.revoked_at,"
+        "SELECT c.kind, c.user_id, c.app_id, c.family_id, c.scopes, c.expires_at, c.revoked_at,"
         " u.suspended FROM credentials c JOIN users u ON u.id = c.user_id"
         " WHERE c.token_key = %s AND c.kind IN ('access', 'refresh')",
         (token_digest,),
@@ -210,6 +211,7 @@ async def token_status(db: ReadDatabase, token_digest: str) -> TokenStatus | Non
         kind=row["kind"],
         user_id=row["user_id"],
         app_id=row["app_id"],
+        grant_id=row["family_id"],
         scopes=row["scopes"].split(),
         expires_at=row["expires_at"],
         revoked=row["revoked_at"] is not None,

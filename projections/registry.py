@@ -10,6 +10,7 @@ from projections.base import InlineProjections, Projection, tracking_schema
 from projections.credentials import CredentialsProjection
 from projections.history import HistoryProjection
 from projections.oauth import OAuthProjection
+from projections.sessions import SessionsProjection
 from projections.users import UsersProjection
 
 # Written in the events' own transaction: never stale (design §5).
@@ -20,6 +21,7 @@ INLINE: tuple[Callable[[str], Projection], ...] = (
     CredentialsProjection,
     OAuthProjection,
     AnalyticsProjection,
+    SessionsProjection,
 )
 
 
