@@ -8,7 +8,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from aiohttp import web
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -24,7 +23,7 @@ from rich.text import Text
 
 from commands.bus import CommandBus
 from commands.users import RegisterUser
-from http_api.app import create_app
+from http_api.serve import run_server, serve_workers
 from http_api.settings import Settings, SettingsError, load_settings
 from http_api.wiring import open_store
 from ledger.errors import BuddoError, ValidationError
@@ -46,7 +45,9 @@ class RateColumn(ProgressColumn):
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
-    web.run_app(create_app(settings), host=host, port=port, print=None, shutdown_timeout=10)
+    if args.workers > 1:
+        return serve_workers(settings, host, port, args.workers)
+    run_server(settings, host, port)
     return 0
 
 
@@ -127,6 +128,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", help="address to listen on (BUDDO_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (BUDDO_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        choices=range(1, 65),
+        metavar="N",
+        help="processes sharing the port (PostgreSQL only; default 1)",
+    )
     serve.set_defaults(run=_serve)
 
     projections = commands.add_parser("projections", help="inspect and rebuild read models")
