@@ -8,13 +8,14 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from commands.locks import LockTable
 from commands.points import EntryPlan, EntryRecorded, PostingResult
 from commands.retry import MAX_ATTEMPTS, with_retries
 from commands.store import BuddoStore, get_as
 from ledger.accounts import Account, account_id
-from ledger.errors import InsufficientPointsError
+from ledger.errors import BuddoError, InsufficientPointsError
 from ledger.idempotency import IdempotencyKey, idempotency_key_id
 from ledger.journal import JournalEntry, check_postings
 
@@ -51,28 +52,41 @@ class Journal:
     def _try_record(self, plan: EntryPlan, extras: Extras) -> EntryRecorded:
         accounts = [self._account(p.account) for p in plan.postings]
         try:
-            results = tuple(
-                PostingResult(p.account, p.delta, _post(account, plan.entry_id, p.delta))
-                for account, p in zip(accounts, plan.postings, strict=True)
-            )
+            entry = _entry(plan, accounts)
         except InsufficientPointsError as refusal:
-            self._remember_refusal(plan, refusal)
+            key = self._key(plan, None, _refusal_outcome(refusal))
+            if key is not None:
+                self.store.save(key)  # a refused keyed request stays refused, same answer
             raise
-        entry = JournalEntry(
-            id=plan.entry_id,
-            kind=plan.kind.value,
-            postings=[
-                {"account": r.account, "delta": r.delta, "balance_after": r.balance_after}
-                for r in results
-            ],
-            memo=plan.memo,
-            metadata=plan.metadata,
-            app_id=plan.app_id,
-            effective_at=plan.effective_at,
-        )
         key = self._key(plan, entry.id, None)
         recordings = self.store.save(entry, *accounts, key, *extras())
         return _answer(entry, recordings[-1].notification.id, replayed=False)
+
+    def record_batch(self, plans: Sequence[EntryPlan]) -> list[EntryRecorded | BuddoError]:
+        """Group commit: record `plans` in ONE transaction, each deciding against the balances
+        its predecessors in the batch left, each with its own answer (an entry, a replay, or
+        the error that refused it alone). If another writer moved one of the accounts first,
+        nothing of the batch was written: the plans are then recorded one at a time."""
+        names = {p.account for plan in plans for p in plan.postings}
+        with self.locks.hold(names):
+            batch = _Batch(self)
+            outcomes = [batch.add(plan) for plan in plans]
+            try:
+                position: int | None = batch.save()
+            except IntegrityError:
+                position = None
+        if position is None:  # after the locks: record() takes them again, one plan at a time
+            return [self._alone(plan) for plan in plans]
+        return [
+            self._alone(plan) if outcome is DEFERRED else _finish(outcome, position)
+            for plan, outcome in zip(plans, outcomes, strict=True)
+        ]
+
+    def _alone(self, plan: EntryPlan) -> EntryRecorded | BuddoError:
+        try:
+            return self.record(plan)
+        except BuddoError as error:
+            return error
 
     def _account(self, name: str) -> Account:
         try:
@@ -93,18 +107,6 @@ class Journal:
             refusal=refusal,
         )
 
-    def _remember_refusal(self, plan: EntryPlan, refusal: InsufficientPointsError) -> None:
-        # A refused keyed request stays refused, with the same answer, when retried.
-        outcome = {
-            "error": refusal.code,
-            "account": refusal.account,
-            "balance": refusal.balance,
-            "amount": refusal.amount,
-        }
-        key = self._key(plan, None, outcome)
-        if key is not None:
-            self.store.save(key)
-
     def _prior_outcome(self, plan: EntryPlan) -> IdempotencyKey | None:
         if plan.idempotency is None:
             return None
@@ -123,6 +125,103 @@ class Journal:
             raise TypeError("an idempotency key with neither an entry nor a refusal")
         entry = get_as(self.store, prior.entry_id, JournalEntry)
         return _answer(entry, self.store.max_position(), replayed=True)
+
+
+class _Deferred:
+    """A plan whose key another plan of the same batch already uses: it runs after the
+    batch commits, and so replays (or conflicts with) the first one's answer."""
+
+
+DEFERRED = _Deferred()
+Pending = JournalEntry | EntryRecorded | BuddoError | _Deferred
+
+
+class _Batch:
+    """The aggregates of one group commit, shared by its plans in order."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.accounts: dict[str, Account] = {}
+        self.aggregates: list[Any] = []
+        self.keys: set[UUID] = set()
+
+    def account(self, name: str) -> Account:
+        if name not in self.accounts:
+            self.accounts[name] = self.journal._account(name)
+        return self.accounts[name]
+
+    def add(self, plan: EntryPlan) -> Pending:
+        """What `plan` comes to: an entry to save, an answer already, or DEFERRED."""
+        try:
+            return self.decide(plan)
+        except BuddoError as error:
+            return error
+
+    def decide(self, plan: EntryPlan) -> Pending:
+        check_postings(plan.postings)
+        journal = self.journal
+        if plan.idempotency is not None:
+            key_id = idempotency_key_id(plan.idempotency.scope, plan.idempotency.key)
+            if key_id in self.keys:
+                return DEFERRED
+            self.keys.add(key_id)
+            prior = journal._prior_outcome(plan)
+            if prior is not None:
+                return journal._replay(prior, plan)
+        accounts = [self.account(p.account) for p in plan.postings]
+        try:
+            for account, posting in zip(accounts, plan.postings, strict=True):
+                if posting.delta < 0:
+                    account.check_debit(-posting.delta)  # before any account moves
+        except InsufficientPointsError as refusal:
+            self.aggregates.append(journal._key(plan, None, _refusal_outcome(refusal)))
+            raise
+        entry = _entry(plan, accounts)
+        self.aggregates += [entry, journal._key(plan, entry.id, None)]
+        return entry
+
+    def save(self) -> int:
+        """One transaction for everything; the position of its last event (every answer of
+        the batch reports it: a read model at that position has all of the batch)."""
+        return self.journal.store.record(*self.aggregates, *self.accounts.values())
+
+
+def _finish(outcome: Pending, position: int) -> EntryRecorded | BuddoError:
+    if isinstance(outcome, JournalEntry):
+        return _answer(outcome, position, replayed=False)
+    if isinstance(outcome, _Deferred):
+        raise TypeError("a deferred plan has no answer of its own")
+    return outcome
+
+
+def _refusal_outcome(refusal: InsufficientPointsError) -> dict[str, Any]:
+    """What a keyed refusal remembers, to answer its retries the same way."""
+    return {
+        "error": refusal.code,
+        "account": refusal.account,
+        "balance": refusal.balance,
+        "amount": refusal.amount,
+    }
+
+
+def _entry(plan: EntryPlan, accounts: list[Account]) -> JournalEntry:
+    """Post `plan` to its (loaded) accounts and make its entry; refuses an overdraft."""
+    results = [
+        PostingResult(p.account, p.delta, _post(account, plan.entry_id, p.delta))
+        for account, p in zip(accounts, plan.postings, strict=True)
+    ]
+    return JournalEntry(
+        id=plan.entry_id,
+        kind=plan.kind.value,
+        postings=[
+            {"account": r.account, "delta": r.delta, "balance_after": r.balance_after}
+            for r in results
+        ],
+        memo=plan.memo,
+        metadata=plan.metadata,
+        app_id=plan.app_id,
+        effective_at=plan.effective_at,
+    )
 
 
 def _post(account: Account, entry_id: UUID, delta: int) -> int:

@@ -53,6 +53,11 @@ class TransferHandlers:
         return {SendPoints: self.send}
 
     def send(self, command: SendPoints) -> PointsSent:
+        transfer, recipient = self.prepare(command)
+        return PointsSent(self.journal.record(transfer.plan()), recipient)
+
+    def prepare(self, command: SendPoints) -> tuple[TransferPoints, UUID]:
+        """The transfer to record, once the recipient is known and no block stands."""
         recipient = self.recipient(command)
         if recipient == command.from_user_id:
             raise ValidationError({"to_user_id": ["cannot transfer to yourself"]})
@@ -68,7 +73,7 @@ class TransferHandlers:
             app_id=command.app_id,
             idempotency=command.idempotency,
         )
-        return PointsSent(self.journal.record(transfer.plan()), recipient)
+        return transfer, recipient
 
     def recipient(self, command: SendPoints) -> UUID:
         if (command.to_user_id is None) == (command.to_username is None):

@@ -107,11 +107,15 @@ class Account(Aggregate):
         self.name = name
         self.balance = 0
 
-    def debit(self, entry_id: UUID, amount: int) -> int:
-        """Take `amount` out, refusing an overdraft; returns the balance after."""
+    def check_debit(self, amount: int) -> None:
+        """Refuse an overdraft (only the treasury may go below zero)."""
         check_amount(amount)
         if not may_go_negative(self.name) and self.balance < amount:
             raise InsufficientPointsError(self.name, self.balance, amount)
+
+    def debit(self, entry_id: UUID, amount: int) -> int:
+        """Take `amount` out, refusing an overdraft; returns the balance after."""
+        self.check_debit(amount)
         self._debited(entry_id, amount, self.balance - amount)
         return self.balance
 
