@@ -23,6 +23,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import Environment, EnvType
 
+from commands import audit_chain
+from commands.audit_chain import ChainWriter, RawEvent
+
 log = logging.getLogger(__name__)
 
 # A session-level advisory lock key ("buddo" in ASCII): one process at a time creates tables.
@@ -59,6 +62,13 @@ class _PostgresSql:
         self._cursor.execute(statement, tuple(params))
 
 
+def _raw_events(ids: Sequence[int], stored: Sequence[StoredEvent]) -> list[RawEvent]:
+    return [
+        (i, e.originator_id, e.originator_version, e.topic, e.state)
+        for i, e in zip(ids, stored, strict=True)
+    ]
+
+
 class SQLiteInlineRecorder(SQLiteApplicationRecorder):
     """SQLite recorder that writes the inline read models inside the insert transaction."""
 
@@ -68,6 +78,8 @@ class SQLiteInlineRecorder(SQLiteApplicationRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
+        if ids:
+            ChainWriter(c, "?").append(_raw_events(ids, stored_events))
         if self.inline is not None and ids:
             self.inline.write(_SQLiteSql(c), list(zip(ids, kwargs["buddo_events"], strict=True)))
         return ids
@@ -83,6 +95,8 @@ class PostgresInlineRecorder(PostgresApplicationRecorder):
         self, curs: psycopg.Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            ChainWriter(curs, "%s").append(_raw_events(ids, stored_events))
         if self.inline is not None and ids:
             recorded = list(zip(ids, kwargs["buddo_events"], strict=True))
             self.inline.write(_PostgresSql(curs), recorded)
@@ -194,8 +208,19 @@ class BuddoStore(Application[UUID]):
             recorder: Any = self.recorder  # both our recorders have create_table()
             recorder.create_table()
             with self.transaction() as sql:
-                for statement in statements:
+                for statement in (*audit_chain.schema(self.config.backend), *statements):
                     sql.execute(statement)
+            self._backfill_chain()
+
+    def _backfill_chain(self) -> None:
+        """Chain events stored before the chain existed, under the writers' own lock."""
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=True) as cursor:
+            if self.config.backend == "postgres":
+                cursor.execute("LOCK TABLE buddo_events IN EXCLUSIVE MODE")
+            chained = audit_chain.backfill(cursor, self.config.backend)
+        if chained:
+            log.info("chained %d events stored before the audit chain existed", chained)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[SqlExecutor]:

@@ -23,6 +23,8 @@ from rich.text import Text
 
 from commands.bus import CommandBus
 from commands.users import RegisterUser
+from http_api.audit_cli import add_audit_commands
+from http_api.finance_cli import add_reconcile_command
 from http_api.serve import run_server, serve_workers
 from http_api.settings import Settings, SettingsError, load_settings
 from http_api.wiring import open_store
@@ -154,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--username", help="defaults to the email's local part")
     create.add_argument("--password", help="prompted for (twice) when not given")
     create.set_defaults(run=_admin_create)
+
+    add_audit_commands(commands.add_parser("audit", help="verify the log, proofs, finance"))
+    add_reconcile_command(commands)
     return parser
 
 
