@@ -2,7 +2,8 @@
 
 The token, introspection and revocation endpoints answer errors as RFC 6749 5.2 JSON. The
 authorize endpoint never redirects to a client or URI it cannot vouch for (RFC 6749 4.1.2.1):
-those errors are shown as JSON 400; every other error goes back to the client's redirect URI.
+those errors are shown as JSON 400 (an HTML page to a browser); every other error goes back to
+the client's redirect URI. Browser mode (sign-in and consent pages) is `browser_authorize`.
 """
 
 from __future__ import annotations
@@ -11,20 +12,26 @@ import base64
 import binascii
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
 from commands import grants
 from commands.credentials import digest
 from commands.grants import ClientCredentials, TokenPair
+from http_api import browser_authorize
 from http_api.authn import (
     PRINCIPAL,
     WrongTokenTypeError,
     authenticate_jwt,
     bearer_token,
 )
-from http_api.errors import InvalidRequestError
+from http_api.authorize_request import (
+    authorize_parameters,
+    consent_location,
+    registered_client,
+)
+from http_api.browser_pages import is_browser
 from http_api.jwt_codec import looks_like_jwt
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, read_body
@@ -33,7 +40,6 @@ from http_api.views import wrapped
 from ledger.errors import (
     BuddoError,
     InvalidClientError,
-    NotFoundError,
     OAuthProtocolError,
     UnauthorizedError,
 )
@@ -41,15 +47,6 @@ from ledger.oauth import ALL_SCOPES
 from projections import oauth_queries
 from projections.base import iso_z
 
-AUTHORIZE_PARAMETERS = (
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 OPAQUE = Field("string", required=False, max_length=512)
 TOKEN = Body(
@@ -88,24 +85,6 @@ REVOKE = Body(
 )
 
 
-class AuthorizeError(BuddoError):
-    """An authorize error that is sent back to the client's redirect URI."""
-
-    def __init__(self, error: OAuthProtocolError, redirect_uri: str, params: dict[str, Any]):
-        super().__init__(error.message)
-        self.error = error
-        self.location = with_query(
-            redirect_uri,
-            {"error": error.code, "error_description": error.message, **params},
-        )
-
-
-def with_query(uri: str, params: dict[str, Any]) -> str:
-    """`uri` with `params` appended to its query (None values left out)."""
-    query = urlencode({key: value for key, value in params.items() if value is not None})
-    return f"{uri}{'&' if '?' in uri else '?'}{query}"
-
-
 def redirect(request: web.Request, location: str) -> web.Response:
     """302 to `location`, or `{redirect_to}` for a client that asked for JSON (spec 5.3)."""
     if "application/json" in request.headers.get("Accept", ""):
@@ -113,68 +92,20 @@ def redirect(request: web.Request, location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location, **NO_STORE})
 
 
-def authorize_parameters(request: web.Request) -> dict[str, str | None]:
-    """The authorize query; a repeated parameter is refused (RFC 6749 3.1)."""
-    parameters: dict[str, str | None] = {}
-    for name in AUTHORIZE_PARAMETERS:
-        values = request.query.getall(name, [])
-        if len(values) > 1:
-            raise InvalidRequestError(f"The parameter {name} is repeated.")
-        parameters[name] = values[0] if values else None
-    return parameters
-
-
-def check_authorize_request(parameters: dict[str, str | None], *, suspended: bool) -> list[str]:
-    """The requested scopes, or the OAuthProtocolError to send back to the client."""
-    if suspended:
-        raise OAuthProtocolError("unauthorized_client", "The app is suspended.")
-    if parameters["response_type"] != "code":
-        raise OAuthProtocolError("unsupported_response_type", "response_type must be code.")
-    if parameters["code_challenge_method"] != "S256":
-        raise OAuthProtocolError("invalid_request", "code_challenge_method must be S256.")
-    if not grants.CHALLENGE.fullmatch(parameters["code_challenge"] or ""):
-        raise OAuthProtocolError(
-            "invalid_request", "code_challenge must be 43 base64url characters."
-        )
-    scopes = (parameters["scope"] or "").split()
-    if not scopes or not set(scopes) <= ALL_SCOPES:
-        raise OAuthProtocolError("invalid_scope", "scope must name known scopes.")
-    return scopes
-
-
 async def authorize(request: web.Request) -> web.Response:
-    """API mode: the caller's JWT is the user's consent (spec 5.3)."""
+    """API mode: the caller's JWT is the user's consent; a browser gets pages (spec 5.3)."""
     services = request.app[SERVICES]
-    parameters = authorize_parameters(request)
-    app = await oauth_queries.app_by_client(services.reads, parameters["client_id"] or "")
-    redirect_uri = parameters["redirect_uri"]
-    if app is None:
-        raise InvalidRequestError("Unknown client_id.")
-    if redirect_uri is None or redirect_uri not in app.redirect_uris:
-        raise InvalidRequestError("redirect_uri is not registered for this client.")
+    parameters = authorize_parameters(request.query)
+    app = await registered_client(services, parameters)
+    if is_browser(request):
+        return await browser_authorize.sign_in_or_consent(request, app, parameters)
     token = bearer_token(request)
     if token is None:
         raise UnauthorizedError("Sign in: send an operator JWT.")
     if not looks_like_jwt(token):
         raise WrongTokenTypeError("an operator JWT from /api/auth/login")
     user = await authenticate_jwt(request, token)
-    back = {"state": parameters["state"], "iss": services.settings.issuer}
-    try:
-        scopes = check_authorize_request(parameters, suspended=app.suspended)
-        code = await services.bus.execute(
-            grants.IssueCode(
-                user.user_id,
-                app.client_id,
-                redirect_uri,
-                scopes,
-                parameters["code_challenge"] or "",
-            )
-        )
-    except OAuthProtocolError as error:
-        return redirect(request, AuthorizeError(error, redirect_uri, back).location)
-    except NotFoundError:
-        raise InvalidRequestError("redirect_uri is not registered for this client.") from None
-    return redirect(request, with_query(redirect_uri, {"code": code, **back}))
+    return redirect(request, await consent_location(services, user.user_id, app, parameters))
 
 
 async def read_oauth_body(request: web.Request, body: Body) -> dict[str, Any]:
@@ -426,9 +357,11 @@ OAUTH_ROUTES = [
         "GET",
         "/api/oauth/authorize",
         authorize,
-        "Authorization request (API mode: the JWT is the consent); redirects with a code",
+        "Authorization request: with a JWT it is the consent (API mode) and redirects with a"
+        " code; a browser without one gets the sign-in or consent page",
         "oauth",
         parameters=AUTHORIZE_QUERY,
+        pages=(200, 400),
         responses={
             200: {
                 "type": "object",

@@ -37,20 +37,38 @@ def _security(route: Route) -> list[dict[str, list[str]]]:
     return [{"jwt": []}]
 
 
-def _operation(route: Route) -> dict[str, Any]:
-    responses: dict[str, Any] = {
-        str(status): {"description": "no content"}
-        if status == 204
-        else {
-            "description": "success" if status < 400 else "error",
-            "content": {"application/json": {"schema": schema}},
-        }
-        for status, schema in route.responses.items()
+HTML_PAGE: Schema = {"type": "string", "contentMediaType": "text/html"}
+
+
+def _response(status: int, schema: Schema) -> dict[str, Any]:
+    """One response; a schema naming a `contentMediaType` (a page, a stylesheet) is not JSON."""
+    if status == 204:
+        return {"description": "no content"}
+    if 300 <= status < 400:
+        return {"description": "redirect", "headers": {"Location": {"schema": {"type": "string"}}}}
+    media = schema.get("contentMediaType", "application/json")
+    return {
+        "description": "success" if status < 400 else "error",
+        "content": {media: {"schema": schema}},
     }
-    responses.setdefault(
-        "default",
-        {"description": "error", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
-    )
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    """The route's responses; for a route with pages, each page status is text/html too."""
+    responses = {
+        str(status): _response(status, schema) for status, schema in route.responses.items()
+    }
+    responses.setdefault("default", _response(400, ERROR_SCHEMA))
+    for status in route.pages:
+        page = responses.setdefault(str(status), _response(status, HTML_PAGE))
+        page["content"]["text/html"] = {"schema": HTML_PAGE}
+    if route.pages:
+        responses["default"]["content"]["text/html"] = {"schema": HTML_PAGE}
+    return responses
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    responses = _responses(route)
     operation: dict[str, Any] = {
         "summary": route.summary,
         "tags": [route.tag],
@@ -66,8 +84,8 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.parameters:
         operation["parameters"] = list(route.parameters)
     if route.request is not None:
-        content = {"application/json": {"schema": route.request}}
-        if route.form:
+        content = {} if route.pages else {"application/json": {"schema": route.request}}
+        if route.form or route.pages:
             content["application/x-www-form-urlencoded"] = {"schema": route.request}
         operation["requestBody"] = {"required": True, "content": content}
     return operation

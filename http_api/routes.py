@@ -27,6 +27,8 @@ class Route:
     parameters: tuple[Schema, ...] = ()
     limit: str = ""  # a rate limit by client address, counted before anything else
     form: bool = False  # the body may be a form (application/x-www-form-urlencoded) too
+    # Statuses a browser gets as an HTML page (errors too); a route with pages takes forms only.
+    pages: tuple[int, ...] = ()
 
 
 def add_routes(app: web.Application, routes: list[Route]) -> None:
