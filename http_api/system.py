@@ -17,12 +17,13 @@ log = logging.getLogger(__name__)
 
 HEALTH_SCHEMA = {
     "type": "object",
-    "required": ["status", "store", "version", "projection_lag"],
+    "required": ["status", "store", "version", "projection_lag", "runtime"],
     "properties": {
         "status": {"type": "string", "enum": ["ok"]},
         "store": {"type": "string", "enum": ["sqlite", "postgres"]},
         "version": {"type": "string"},
         "projection_lag": {"type": "integer", "minimum": 0},
+        "runtime": {"type": "string", "description": "the deployment runtime driver"},
     },
 }
 
@@ -46,7 +47,13 @@ async def health(request: web.Request) -> web.Response:
         }
         return web.json_response(body, status=503, headers={"Retry-After": "2"})
     return web.json_response(
-        {"status": "ok", "store": store, "version": __version__, "projection_lag": lag}
+        {
+            "status": "ok",
+            "store": store,
+            "version": __version__,
+            "projection_lag": lag,
+            "runtime": services.runtime.name,
+        }
     )
 
 

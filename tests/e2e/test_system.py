@@ -15,6 +15,7 @@ async def test_health_names_the_store_and_the_lag(client: TestClient, backend: s
         "store": backend,
         "version": __version__,
         "projection_lag": 0,
+        "runtime": "simulated",
     }
 
 

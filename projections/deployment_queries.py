@@ -1,0 +1,68 @@
+"""Queries over deployments: an app's list, one deployment, its log lines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from ledger.errors import NotFoundError
+from projections.db import ReadDatabase, Row
+
+FIELDS = (
+    "id",
+    "app_id",
+    "deploy_tier_id",
+    "tier",
+    "subdomain",
+    "custom_domain",
+    "container_image",
+    "container_name",
+    "port",
+    "cpu_limit_millicores",
+    "memory_limit_mb",
+    "status",
+    "health_status",
+    "last_health_check",
+    "host_server",
+    "billing_status",
+    "deployed_at",
+    "stopped_at",
+    "inserted_at",
+    "updated_at",
+)
+
+
+def _deployment(row: Row) -> dict[str, Any]:
+    shown = {name: row[name] for name in FIELDS}
+    shown["env_var_names"] = json.loads(row["env_var_names"])
+    return shown
+
+
+async def deployments(db: ReadDatabase, app_id: UUID) -> list[dict[str, Any]]:
+    """The app's deployments, destroyed ones too, newest first."""
+    rows = await db.fetch_all(
+        "SELECT * FROM deployments WHERE app_id = %s ORDER BY position DESC", (str(app_id),)
+    )
+    return [_deployment(row) for row in rows]
+
+
+async def deployment(db: ReadDatabase, app_id: UUID, deployment_id: UUID) -> dict[str, Any]:
+    """One of the app's deployments; another app's is not found."""
+    row = await db.fetch_one(
+        "SELECT * FROM deployments WHERE id = %s AND app_id = %s",
+        (str(deployment_id), str(app_id)),
+    )
+    if row is None:
+        raise NotFoundError("No such deployment.")
+    return _deployment(row)
+
+
+async def logs(db: ReadDatabase, deployment_id: UUID) -> list[dict[str, Any]]:
+    """`{at, stream, line}` in the order they were written."""
+    rows = await db.fetch_all(
+        "SELECT at, stream, line FROM deployment_logs WHERE deployment_id = %s"
+        " ORDER BY position, line_number",
+        (str(deployment_id),),
+    )
+    return [dict(row) for row in rows]
