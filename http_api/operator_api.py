@@ -81,7 +81,6 @@ def entry_json(entry: EntryRecorded) -> dict[str, Any]:
         ],
         "memo": entry.memo,
         "app_id": str(entry.app_id) if entry.app_id else None,
-        "position": entry.position,
         "inserted_at": iso_z(entry.recorded_at),
     }
 
@@ -151,14 +150,13 @@ ENTRY: Schema = wrapped(
     "entry",
     {
         "type": "object",
-        "required": ["id", "kind", "postings", "memo", "app_id", "position", "inserted_at"],
+        "required": ["id", "kind", "postings", "memo", "app_id", "inserted_at"],
         "properties": {
             "id": STRING,
             "kind": STRING,
             "postings": {"type": "array", "items": {"type": "object"}},
             "memo": STRING,
             "app_id": {"type": ["string", "null"]},
-            "position": INTEGER,
             "inserted_at": STRING,
         },
     },

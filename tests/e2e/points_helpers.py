@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from tests.e2e.helpers import Person
@@ -83,3 +84,41 @@ async def connected_user(
     scope = " ".join(sorted(scopes or AUTO_SCOPES))
     tokens = await connect(client, user, app, scope=scope)
     return Connected(client, admin, owner, user, app, tokens)
+
+
+async def join(
+    world: Connected,
+    scopes: frozenset[str] = ALL_SCOPES,
+    person: Person | None = None,
+) -> Connected:
+    """Another user (or `person`) authorizing `scopes` for the same app as `world`."""
+    user = person or await verified_person(world.client, world.user.data_dir)
+    tokens = await connect(world.client, user, world.app, scope=" ".join(sorted(scopes)))
+    return Connected(world.client, world.admin, world.owner, user, world.app, tokens)
+
+
+async def spend(
+    world: Connected, amount: Any, key: str | None = None, **fields: Any
+) -> ClientResponse:
+    """`POST /api/external/points/spend` for `world`'s user, with an Idempotency-Key if given."""
+    headers = world.auth if key is None else {**world.auth, "Idempotency-Key": key}
+    return await world.client.post(
+        "/api/external/points/spend", json={"amount": amount, **fields}, headers=headers
+    )
+
+
+async def app_balance(world: Connected) -> int:
+    response = await world.client.get("/api/external/app/balance", headers=world.auth)
+    assert response.status == 200, await response.text()
+    return int((await response.json())["balance"])
+
+
+async def error_body(response: ClientResponse, status: int, code: str) -> dict[str, Any]:
+    """The spec's error body (`error`, `message`) of a refusal with `status` and `code`."""
+    text = await response.text()
+    assert response.status == status, text
+    body: dict[str, Any] = await response.json()
+    assert body["error"] == code, body
+    assert isinstance(body["message"], str), body
+    assert body["message"], body
+    return body

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp.test_utils import TestClient
 
 from http_api.settings import Settings
 from tests.e2e.oauth_helpers import verified_person
-from tests.e2e.points_helpers import connected_user
+from tests.e2e.points_helpers import connected_user, join, spend
 
 
 async def test_spend_moves_points_from_the_user_to_the_app(
@@ -129,3 +131,99 @@ async def test_operator_endpoints_are_for_the_owner_only(
     assert app.status == 200, await app.text()
     assert (await app.json())["app"]["total_users"] == 1
     assert (await analytics.json())["analytics"]["window_days"] == 7
+
+
+async def test_history_pages_newest_first_with_only_this_apps_entries(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world = await connected_user(client, settings.data_dir)
+    other_app = await connected_user(client, settings.data_dir)
+    elsewhere = await join(other_app, person=world.user)  # the same user in another app
+    friend = await join(world)  # another user of the same app
+    await world.grant(world.user, 100)  # the treasury's entry: not made through any app
+    await world.grant(friend.user, 100)
+    mine = []
+    for amount in (1, 2, 3):
+        response = await spend(world, amount, description=f"spend {amount}")
+        assert response.status == 201, await response.text()
+        mine.append((await response.json())["transaction"]["id"])
+    received = await client.post(
+        "/api/external/points/transfer",
+        json={"to_user_id": world.user.user["id"], "amount": 7},
+        headers=friend.auth,
+    )
+    assert received.status == 201, await received.text()
+    mine.append((await received.json())["transaction"]["id"])
+    assert (await spend(elsewhere, 4)).status == 201
+    assert (await spend(world, 5)).status == 201
+    mine.append(
+        (await (await spend(world, 6)).json())["transaction"]["id"],
+    )
+    newest_first = [*reversed(mine[:4])]
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = await client.get("/api/external/points/history", params=params, headers=world.auth)
+        assert page.status == 200, await page.text()
+        body = await page.json()
+        assert len(body["transactions"]) <= 2
+        seen += body["transactions"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert [item["app_id"] for item in seen] == [world.app.id] * 6
+    assert seen[0]["id"] == mine[-1]
+    assert [item["id"] for item in seen][2:] == newest_first
+    assert [item["delta"] for item in seen] == [-6, -5, 7, -3, -2, -1]
+    assert [item["balance_after"] for item in seen] == [86, 92, 101, 94, 97, 99]
+    assert seen[2]["counterparty"] is not None
+    assert seen[2]["type"] == "transfer"
+    assert seen[3]["description"] == "spend 3"
+
+    other = await client.get("/api/external/points/history", headers=elsewhere.auth)
+    assert [t["amount"] for t in (await other.json())["transactions"]] == [4]
+    for bad in ({"limit": "0"}, {"limit": "201"}, {"limit": "x"}, {"cursor": "garbage"}):
+        response = await client.get("/api/external/points/history", params=bad, headers=world.auth)
+        assert response.status == 422, (bad, await response.text())
+        assert (await response.json())["error"] == "validation_failed"
+
+
+async def test_a_refreshed_session_shows_its_heartbeat_and_an_ended_one_stops_refreshing(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world = await connected_user(client, settings.data_dir)
+    before = await client.get("/api/external/session/status", headers=world.auth)
+    assert (await before.json())["session"]["last_heartbeat_at"] is None
+
+    refreshed = await client.post(
+        "/api/session/refresh", json={"session_token": world.tokens["session_token"]}
+    )
+    assert refreshed.status == 200, await refreshed.text()
+    rotated = (await refreshed.json())["session_token"]
+    after = (await (await client.get("/api/external/session/status", headers=world.auth)).json())[
+        "session"
+    ]
+    assert after["last_heartbeat_at"] is not None
+    assert after["active"] is True
+    assert after["last_heartbeat_at"] >= after["started_at"]
+
+    ended = await client.post("/api/external/session/end", headers=world.auth)
+    assert ended.status == 200, await ended.text()
+    for token in (rotated, world.tokens["session_token"]):
+        refused = await client.post("/api/session/refresh", json={"session_token": token})
+        assert refused.status == 401, await refused.text()
+    status = (await (await client.get("/api/external/session/status", headers=world.auth)).json())[
+        "session"
+    ]
+    assert (status["active"], status["ended_at"] is not None) == (False, True)
+    assert status["last_heartbeat_at"] == after["last_heartbeat_at"]
+    # Ending twice answers the ended session again.
+    again = await client.post("/api/external/session/end", headers=world.auth)
+    assert again.status == 200, await again.text()
+    assert (await again.json())["session"]["ended_at"] == status["ended_at"]
