@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from benchmarks import ledger_inprocess, login_http
+from benchmarks import audit_replay, ledger_inprocess, login_http, oauth_http, spend_http
 from benchmarks.context import DEFAULT_ADMIN_URL, bench_context, describe_machine
 from benchmarks.report import RESULTS_DIR, write_doc
 from benchmarks.scenario import Scenario
@@ -28,7 +28,14 @@ log = logging.getLogger("benchmarks")
 
 # Name -> scenario, in the order a full run goes through them.
 SCENARIOS: dict[str, Scenario] = {
-    scenario.name: scenario for scenario in (ledger_inprocess.SCENARIO, login_http.SCENARIO)
+    scenario.name: scenario
+    for scenario in (
+        ledger_inprocess.SCENARIO,
+        login_http.SCENARIO,
+        audit_replay.SCENARIO,
+        oauth_http.SCENARIO,
+        spend_http.SCENARIO,
+    )
 }
 DEFAULT_DURATION = 10.0  # seconds per measurement: a full run stays well under 5 minutes
 COMMAND = ".venv/bin/python -m benchmarks.run"

@@ -15,22 +15,27 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import InterfaceError, OperationalError
-
+from commands.ads import AdHandlers
 from commands.credentials import SecretBox, TokenMinter
+from commands.deployments import DeploymentHandlers
 from commands.grants import GrantHandlers
+from commands.group_commit import GroupCommitter
 from commands.journal import Journal
+from commands.learning import LearningHandlers
 from commands.locks import LockTable
 from commands.oauth import AppHandlers
-from commands.points import GrantPoints, MovePoints, SpendPoints, TransferPoints
+from commands.points import EntryRecorded, GrantPoints, MovePoints, SpendPoints, TransferPoints
+from commands.retry import translate_store_errors
 from commands.sessions import SessionHandlers
+from commands.social import SocialHandlers
 from commands.store import BuddoStore
-from commands.transfers import TransferHandlers
+from commands.transfers import PointsSent, SendPoints, TransferHandlers
 from commands.users import UserHandlers
-from ledger.errors import UnavailableError
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+# Commands that go through group commit when it is on (design §8).
+BATCHED = (GrantPoints, SpendPoints, TransferPoints)
 
 
 def utc_now() -> datetime:
@@ -54,15 +59,19 @@ class CommandBus:
         box: SecretBox | None = None,
         clock: Clock = utc_now,
         minter: TokenMinter | None = None,
+        group_commit: tuple[int, float] | None = None,
     ) -> None:
         """`box` seals TOTP secrets and `minter` derives successor tokens; without them
-        (tests only) throwaway keys are used."""
+        (tests only) throwaway keys are used. `group_commit` is (largest batch, longest
+        gathering in seconds); None writes each points command in its own transaction."""
         self.store = store
         self.clock = clock
         self.journal = Journal(store, LockTable())
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="store")
         box = box or SecretBox(secrets.token_bytes(32))
         minter = minter or TokenMinter(secrets.token_bytes(32))
+        self.committer = GroupCommitter(self.journal, *group_commit) if group_commit else None
+        self.transfers = TransferHandlers(store, self.journal)
         record = functools.partial(_record_entry, self.journal)
         self._handlers: dict[type, Callable[[Any], Any]] = {
             GrantPoints: record,
@@ -73,7 +82,11 @@ class CommandBus:
             **SessionHandlers(store, clock).table(),
             **AppHandlers(store).table(),
             **GrantHandlers(store, minter, clock).table(),
-            **TransferHandlers(store, self.journal).table(),
+            **self.transfers.table(),
+            **AdHandlers(store, self.journal, clock).table(),
+            **SocialHandlers(store, clock).table(),
+            **LearningHandlers(store, self.journal, clock).table(),
+            **DeploymentHandlers(store, self.journal, clock).table(),
         }
 
     def handle(self, command: object) -> Any:
@@ -82,8 +95,23 @@ class CommandBus:
         return translate_store_errors(handler, command)
 
     async def execute(self, command: object) -> Any:
-        """Run `command` on the pool and answer its handler's result."""
+        """Run `command` on the pool and answer its handler's result; points commands go
+        to the group committer when there is one."""
+        if self.committer is not None:
+            if isinstance(command, BATCHED):
+                return await self.commit(command.plan())
+            if isinstance(command, SendPoints):
+                transfer, recipient = await self.run(self.handle_prepared, command)
+                return PointsSent(await self.commit(transfer.plan()), recipient)
         return await self.run(self.handle, command)
+
+    def handle_prepared(self, command: SendPoints) -> tuple[TransferPoints, Any]:
+        return translate_store_errors(self.transfers.prepare, command)
+
+    async def commit(self, plan: Any) -> EntryRecorded:
+        """Hand `plan` to the group committer and wait for its own answer."""
+        assert self.committer is not None  # noqa: S101 - only called when there is one
+        return await asyncio.wrap_future(self.committer.submit(plan))
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run any synchronous store call on the pool."""
@@ -92,13 +120,7 @@ class CommandBus:
 
     def close(self) -> None:
         """Let running commands finish, then close the store."""
+        if self.committer is not None:
+            self.committer.close()
         self.executor.shutdown(wait=True)
         self.store.close()
-
-
-def translate_store_errors(function: Callable[..., T], *args: Any) -> T:
-    """Call `function`, turning 'the store cannot be reached' into UnavailableError."""
-    try:
-        return function(*args)
-    except (OperationalError, InterfaceError) as error:
-        raise UnavailableError("The event store cannot be reached.", retry_after=2) from error

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import psycopg.conninfo
 
 from commands.store import StoreConfig
+from ledger.deployments import DEFAULT_TIERS, Tier, parse_tiers
 
 T = TypeVar("T")
 
@@ -41,6 +42,7 @@ class Settings:
     jwt_lifetime: int = 7 * 24 * 3600
     secret_key: str = field(default="", repr=False)
     token_key: str = field(default="", repr=False)
+    audit_key: str = field(default="", repr=False)
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "Buddo <no-reply@buddo.local>"
     redis_url: str = field(default="", repr=False)
@@ -48,6 +50,18 @@ class Settings:
     rate_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
     public_url: str = ""
     introspection_requires_client: bool = False
+    group_commit_max: int = 100
+    group_commit_window_ms: int = 0
+    chat_word_filter: tuple[str, ...] = ()
+    deploy_tiers: tuple[Tier, ...] = DEFAULT_TIERS
+    deploy_step_seconds: float = 1.0
+
+    @property
+    def group_commit(self) -> tuple[int, float] | None:
+        """(largest batch, longest gathering in seconds), or None when group commit is off."""
+        if self.group_commit_max == 0:
+            return None
+        return self.group_commit_max, self.group_commit_window_ms / 1000
 
     @property
     def issuer(self) -> str:
@@ -193,6 +207,20 @@ def _public_url(text: str) -> str:
     return text
 
 
+def _word_list(text: str) -> tuple[str, ...]:
+    words = tuple(sorted({word.strip() for word in text.split(",") if word.strip()}))
+    if any(len(word) > 50 or not word.isprintable() for word in words):
+        raise ValueError("must be comma-separated printable words of at most 50 characters")
+    return words
+
+
+def _step_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 60:
+        raise ValueError("must be a number of seconds from 0 to 60")
+    return value
+
+
 # Settings whose values are never repeated in an error message.
 SECRET_SETTINGS = frozenset(
     {
@@ -200,6 +228,7 @@ SECRET_SETTINGS = frozenset(
         "BUDDO_JWT_SECRET",
         "BUDDO_SECRET_KEY",
         "BUDDO_TOKEN_KEY",
+        "BUDDO_AUDIT_KEY",
         "BUDDO_SMTP_URL",
         "BUDDO_REDIS_URL",
     }
@@ -222,6 +251,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "BUDDO_JWT_LIFETIME": ("jwt_lifetime", _integer(60, 90 * 24 * 3600)),
     "BUDDO_SECRET_KEY": ("secret_key", _secret_key),
     "BUDDO_TOKEN_KEY": ("token_key", _secret_key),
+    "BUDDO_AUDIT_KEY": ("audit_key", _secret_key),
     "BUDDO_SMTP_URL": ("smtp_url", _smtp_url),
     "BUDDO_MAIL_FROM": ("mail_from", str),
     "BUDDO_REDIS_URL": ("redis_url", _redis_url),
@@ -229,6 +259,11 @@ SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "BUDDO_RATE_LIMITS": ("rate_limits", _rate_limits),
     "BUDDO_PUBLIC_URL": ("public_url", _public_url),
     "BUDDO_INTROSPECTION_AUTH": ("introspection_requires_client", _introspection_auth),
+    "BUDDO_GROUP_COMMIT_MAX": ("group_commit_max", _integer(0, 1_000)),
+    "BUDDO_GROUP_COMMIT_WINDOW_MS": ("group_commit_window_ms", _integer(0, 50)),
+    "BUDDO_CHAT_WORD_FILTER": ("chat_word_filter", _word_list),
+    "BUDDO_DEPLOY_TIERS": ("deploy_tiers", parse_tiers),
+    "BUDDO_DEPLOY_STEP_SECONDS": ("deploy_step_seconds", _step_seconds),
 }
 
 

@@ -10,11 +10,13 @@ from typing import Any
 
 from commands.bus import CommandBus
 from commands.credentials import SecretBox, TokenMinter
+from commands.deploy_runtime import RuntimeDriver, SimulatedRuntime
 from commands.store import BuddoStore
-from http_api import ratelimit
+from http_api import presence, ratelimit
 from http_api.jwt_codec import JwtCodec
 from http_api.keyring import load_keys
 from http_api.mailer import Mailer, build_mailer
+from http_api.presence import MemoryPresence, PostgresPresence, PresenceStore
 from http_api.ratelimit import Limit, RateLimiter
 from http_api.settings import Settings
 from projections import registry
@@ -30,7 +32,7 @@ def open_store(settings: Settings) -> BuddoStore:
     store = BuddoStore(settings.store_config())
     statements = registry.schema_statements()
     if settings.backend == "postgres":
-        statements += ratelimit.postgres_schema()
+        statements += ratelimit.postgres_schema() + presence.postgres_schema()
     store.create_schema(statements)
     store.set_inline_writer(registry.inline_writer())
     return store
@@ -69,6 +71,8 @@ class Services:
     mailer: Mailer
     limiter: RateLimiter
     limits: dict[str, Limit]
+    presence: PresenceStore
+    runtime: RuntimeDriver
 
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -84,8 +88,10 @@ class Services:
             log.error("background work failed: %r", task.exception())
 
     async def close(self) -> None:
+        await self.runtime.close()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
+        await self.presence.close()
         await self.limiter.close()
         await self.reads.close()
         await asyncio.get_running_loop().run_in_executor(None, self.bus.close)
@@ -111,6 +117,13 @@ def open_limiter(settings: Settings, reads: ReadDatabase) -> RateLimiter:
     return ratelimit.MemoryRateLimiter()
 
 
+def open_presence(reads: ReadDatabase) -> PresenceStore:
+    """Shared across processes on PostgreSQL; per process for the embedded default."""
+    if isinstance(reads, PostgresReadDatabase):
+        return PostgresPresence(reads.pool)
+    return MemoryPresence()
+
+
 async def open_services(settings: Settings) -> Services:
     """Everything with a lifetime; the blocking parts are opened off the event loop."""
     loop = asyncio.get_running_loop()
@@ -121,6 +134,7 @@ async def open_services(settings: Settings) -> Services:
         settings.store_threads,
         SecretBox(keys.secret_key),
         minter=TokenMinter(keys.token_key),
+        group_commit=settings.group_commit,
     )
     reads = await open_read_database(settings)
     mailer = build_mailer(settings.smtp_url, settings.data_dir, settings.mail_from)
@@ -133,4 +147,6 @@ async def open_services(settings: Settings) -> Services:
         mailer=mailer,
         limiter=open_limiter(settings, reads),
         limits=rate_limits(settings),
+        presence=open_presence(reads),
+        runtime=SimulatedRuntime(bus.execute, settings.deploy_step_seconds),
     )

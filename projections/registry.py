@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from projections.ads import CampaignProjection
 from projections.analytics import AnalyticsProjection
 from projections.balances import BalanceProjection
 from projections.base import InlineProjections, Projection, tracking_schema
 from projections.credentials import CredentialsProjection
+from projections.deployments import DeploymentProjection
 from projections.history import HistoryProjection
+from projections.learning import LearningProjection
 from projections.oauth import OAuthProjection
 from projections.sessions import SessionsProjection
+from projections.social import SocialProjection
 from projections.users import UsersProjection
 
 # Written in the events' own transaction: never stale (design §5).
@@ -22,6 +26,10 @@ INLINE: tuple[Callable[[str], Projection], ...] = (
     OAuthProjection,
     AnalyticsProjection,
     SessionsProjection,
+    CampaignProjection,
+    SocialProjection,
+    LearningProjection,
+    DeploymentProjection,
 )
 
 
