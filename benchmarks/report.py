@@ -23,7 +23,7 @@ baseline that does the least the database can do for the same kind of work. The 
 matter are the **ratios** to the baseline (spec §8): absolute numbers move with the machine,
 ratios much less.
 
-**Repeat** everything (a couple of minutes; it needs the PostgreSQL server of the tests, by
+**Repeat** everything (about 10 minutes on 2 cores; it needs the PostgreSQL server of the tests, by
 default `postgresql://postgres@127.0.0.1:5432/postgres`, or `BUDDO_TEST_POSTGRES_URL`):
 
 ```
@@ -35,6 +35,8 @@ or one scenario, e.g. `.venv/bin/python -m benchmarks.run --only ledger_inproces
 from the result files without measuring). Each run creates its own PostgreSQL database
 (`buddo_bench_<random>`) and a temp dir for SQLite, and removes both afterwards. Raw results,
 with every parameter and the machine described, are in `benchmarks/results/<scenario>.json`.
+
+![Throughput and p99 latency of every row](benchmarks.png)
 
 *Ratio* is a row's ops/s ÷ its baseline's ops/s (the baseline row of the same backend).
 Latencies are per operation as seen by the caller: p50 and p99 are nearest-rank percentiles.

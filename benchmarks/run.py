@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks import audit_replay, ledger_inprocess, login_http, oauth_http, spend_http
 from benchmarks.context import DEFAULT_ADMIN_URL, bench_context, describe_machine
+from benchmarks.plot import write_plot
 from benchmarks.report import RESULTS_DIR, write_doc
 from benchmarks.scenario import Scenario
 
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = args.only or list(SCENARIOS)
         failed = [name for name in names if not _run_one(SCENARIOS[name], args)]
     doc = write_doc({name: scenario.notes for name, scenario in SCENARIOS.items()})
-    log.info("wrote %s", doc)
+    log.info("wrote %s and %s", doc, write_plot())
     if failed:
         log.error("failed: %s", ", ".join(failed))
         return 1
