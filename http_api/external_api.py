@@ -85,19 +85,23 @@ async def points(request: web.Request) -> web.Response:
     )
 
 
-def spend_json(entry: EntryRecorded, user_id: UUID) -> dict[str, Any]:
+def transaction_json(entry: EntryRecorded, user_id: UUID, kind: str) -> dict[str, Any]:
+    """What spend and transfer answers share: the entry, seen from the paying user."""
     account = account_name(AccountKind.USER, user_id)
     return {
         "id": str(entry.entry_id),
-        "type": "spend",
+        "type": kind,
         "amount": -next(p.delta for p in entry.postings if p.account == account),
         "from_user_id": str(user_id),
         "app_id": str(entry.app_id),
-        "description": entry.memo,
-        "metadata": entry.metadata,
         "balance_after": entry.balance_after(account),
         "inserted_at": iso_z(entry.recorded_at),
     }
+
+
+def spend_json(entry: EntryRecorded, user_id: UUID) -> dict[str, Any]:
+    shared = transaction_json(entry, user_id, "spend")
+    return {**shared, "description": entry.memo, "metadata": entry.metadata}
 
 
 async def spend(request: web.Request) -> web.Response:
@@ -120,19 +124,8 @@ async def spend(request: web.Request) -> web.Response:
 
 
 def transfer_json(sent: PointsSent, user_id: UUID) -> dict[str, Any]:
-    entry = sent.entry
-    account = account_name(AccountKind.USER, user_id)
-    return {
-        "id": str(entry.entry_id),
-        "type": "transfer",
-        "amount": -next(p.delta for p in entry.postings if p.account == account),
-        "from_user_id": str(user_id),
-        "to_user_id": str(sent.to_user_id),
-        "app_id": str(entry.app_id),
-        "note": entry.memo,
-        "balance_after": entry.balance_after(account),
-        "inserted_at": iso_z(entry.recorded_at),
-    }
+    shared = transaction_json(sent.entry, user_id, "transfer")
+    return {**shared, "to_user_id": str(sent.to_user_id), "note": sent.entry.memo}
 
 
 async def transfer(request: web.Request) -> web.Response:
