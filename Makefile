@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-slow check bench clean
+.PHONY: run test test-fast test-slow test-outage check bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## test-fast: everything but the tests marked slow
+## test-fast: everything but the tests marked slow or outage
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not outage" $(PYTEST_ARGS)
 
-## test-slow: only the tests marked slow (multi-process races, large workloads)
+## test-slow: only the tests marked slow (multi-process races, crashes, large workloads)
 test-slow: $(STAMP)
-	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/pytest -m "slow and not outage" $(PYTEST_ARGS)
+
+## test-outage: the store-outage tests (they stop and restart the local PostgreSQL cluster)
+test-outage: $(STAMP)
+	$(BIN)/pytest -m outage $(PYTEST_ARGS)
 
 ## check: lint and strict typing of the packages
 check: $(STAMP)
@@ -38,6 +42,7 @@ check: $(STAMP)
 
 ## bench: the benchmark suite; writes benchmarks/results/*.json and docs/benchmarks.md
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -116,7 +116,8 @@ class CommandBus:
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run any synchronous store call on the pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(function, *args))
+        call = functools.partial(translate_store_errors, function, *args)
+        return await loop.run_in_executor(self.executor, call)
 
     def close(self) -> None:
         """Let running commands finish, then close the store."""

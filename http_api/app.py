@@ -18,6 +18,7 @@ from http_api.chat_api import CHAT_ROUTES
 from http_api.deploy_api import DEPLOY_ROUTES
 from http_api.errors import error_middleware
 from http_api.external_api import EXTERNAL_ROUTES
+from http_api.hardening import request_middleware, security_headers
 from http_api.keys import SERVICES
 from http_api.learning_api import LEARNING_ROUTES
 from http_api.oauth_api import OAUTH_ROUTES
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
     """Build the aiohttp application; nothing connects until it starts."""
     app = web.Application(
         middlewares=[
+            request_middleware(settings.request_timeout),  # outermost: sees every answer
             rate_limit_headers,
             error_middleware,
             page_error_middleware,  # inside the JSON one: a browser sees errors as pages
@@ -66,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     setup_templates(app)
+    app.on_response_prepare.append(security_headers)
     routes = all_routes()
     app[ROUTES] = routes
     app[ROUTE_TABLE] = route_table(routes)

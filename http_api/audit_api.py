@@ -16,11 +16,12 @@ from commands.audit import checkpoint_due, consistency_proof, inclusion_proof, p
 from commands.audit import write_checkpoint as sign_checkpoint
 from commands.audit_db import AuditDb
 from commands.audit_events import MAX_PAGE, events_page
+from commands.retry import translate_store_errors
 from http_api.audit_key import load_audit_key
 from http_api.keys import SERVICES
 from http_api.parsing import query_int
 from http_api.routes import Route, Schema
-from ledger.errors import ValidationError
+from ledger.errors import UnavailableError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ async def _checkpoints(app: web.Application) -> None:
     while True:
         await asyncio.sleep(POLL_SECONDS)
         try:
-            await services.bus.run(checkpoint_if_due, db, app[AUDIT_KEY])
+            await services.bus.run(translate_store_errors, checkpoint_if_due, db, app[AUDIT_KEY])
+        except UnavailableError as error:  # a store outage: it resumes when the store does
+            log.warning("could not write an audit checkpoint (%s); trying again later", error)
         except Exception:
             log.exception("could not write an audit checkpoint; trying again later")
 

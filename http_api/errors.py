@@ -30,6 +30,7 @@ from ledger.errors import (
     UnavailableError,
     ValidationError,
 )
+from projections.db import OUTAGE_ERRORS, RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except OUTAGE_ERRORS as error:  # a driver call outside the translating layers (rate limits)
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, error)
+        unavailable = UnavailableError("The store cannot be reached.", RETRY_AFTER_SECONDS)
+        return error_response(unavailable)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(BuddoError("Something went wrong on our side."))

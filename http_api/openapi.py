@@ -62,8 +62,12 @@ def _responses(route: Route) -> dict[str, Any]:
     for status in route.pages:
         page = responses.setdefault(str(status), _response(status, HTML_PAGE))
         page["content"]["text/html"] = {"schema": HTML_PAGE}
-    if route.pages:
-        responses["default"]["content"]["text/html"] = {"schema": HTML_PAGE}
+    if route.pages:  # a browser gets every error of such a route as a page, others JSON
+        for name, response in responses.items():
+            if name == "default" or int(name) >= 400:
+                content = response.setdefault("content", {})
+                content["text/html"] = {"schema": HTML_PAGE}
+                content.setdefault("application/json", {"schema": ERROR_SCHEMA})
     return responses
 
 

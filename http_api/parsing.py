@@ -22,6 +22,9 @@ from ledger.errors import NotFoundError, ValidationError
 
 MAX_DEPTH = 16
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidirectional overrides and isolates (they make text read other than it is stored) and
+# Unicode noncharacters: refused in every string, as control characters are.
+ODD_UNICODE = re.compile("[\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef\ufffe\uffff]")
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
@@ -103,6 +106,8 @@ def _applies(key: str, kind: str) -> bool:
 def _check_text(text: str) -> list[str]:
     if CONTROL.search(text):
         return ["must not contain control characters"]
+    if ODD_UNICODE.search(text):
+        return ["must not contain bidirectional overrides or noncharacters"]
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -16,11 +16,12 @@ from http_api.wiring import open_store
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_SECONDS = 10.0
+SHUTDOWN_SECONDS = Settings().shutdown_timeout  # the default, for servers without settings
 
 
 def run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = False) -> None:
-    """Serve until SIGINT or SIGTERM, then let in-flight requests finish."""
+    """Serve until SIGINT or SIGTERM; then stop accepting, let in-flight requests finish
+    (for at most the shutdown timeout), close the committer and the pools, and return."""
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -30,8 +31,11 @@ def run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = F
         port=port,
         reuse_port=reuse_port,
         print=None,
-        shutdown_timeout=SHUTDOWN_SECONDS,
+        access_log=None,  # http_api.hardening logs each request, without its query string
+        keepalive_timeout=settings.keepalive_timeout,
+        shutdown_timeout=settings.shutdown_timeout,
     )
+    log.info("stopped")
 
 
 def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:

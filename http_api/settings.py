@@ -37,6 +37,9 @@ class Settings:
     max_body_bytes: int = 65_536
     log_level: str = "INFO"
     wait_timeout: float = 2.0
+    request_timeout: float = 30.0
+    keepalive_timeout: float = 75.0
+    shutdown_timeout: float = 10.0
     jwt_secret: str = field(default="", repr=False)
     jwt_algorithm: str = "HS256"
     jwt_lifetime: int = 7 * 24 * 3600
@@ -246,6 +249,9 @@ SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "BUDDO_MAX_BODY_BYTES": ("max_body_bytes", _integer(1_024, 16_777_216)),
     "BUDDO_LOG_LEVEL": ("log_level", _log_level),
     "BUDDO_WAIT_TIMEOUT": ("wait_timeout", _seconds),
+    "BUDDO_REQUEST_TIMEOUT": ("request_timeout", _seconds),
+    "BUDDO_KEEPALIVE_TIMEOUT": ("keepalive_timeout", _seconds),
+    "BUDDO_SHUTDOWN_TIMEOUT": ("shutdown_timeout", _seconds),
     "BUDDO_JWT_SECRET": ("jwt_secret", _jwt_secret),
     "BUDDO_JWT_ALGORITHM": ("jwt_algorithm", _algorithm),
     "BUDDO_JWT_LIFETIME": ("jwt_lifetime", _integer(60, 90 * 24 * 3600)),

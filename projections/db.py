@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from ledger.errors import UnavailableError
+
 Row = dict[str, Any]
+RETRY_AFTER_SECONDS = 2
+# What "the database cannot be reached" looks like from each driver: a dead or refused
+# connection, a pool that timed out waiting for one (PoolTimeout is an OperationalError), a
+# SQLite file locked past its timeout.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+@contextlib.contextmanager
+def outage_as_unavailable(what: str = "read models") -> Iterator[None]:
+    """Turn a driver's "cannot reach the database" into UnavailableError (503)."""
+    try:
+        yield
+    except OUTAGE_ERRORS as error:
+        raise UnavailableError(
+            f"The {what} store cannot be reached.", retry_after=RETRY_AFTER_SECONDS
+        ) from error
 
 
 class ReadDatabase(Protocol):
@@ -51,14 +75,22 @@ class PostgresReadDatabase:
     async def open(self) -> None:
         await self.pool.open(wait=False)
 
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; an outage surfaces as UnavailableError. A connection that
+        broke is discarded by the pool on return, which then reconnects in the background."""
+        with outage_as_unavailable():
+            async with self.pool.connection() as conn:
+                yield conn
+
     async def fetch_one(self, statement: str, params: Sequence[object] = ()) -> Row | None:
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             cursor = await conn.execute(statement, tuple(params))
             row: Row | None = await cursor.fetchone()
             return row
 
     async def fetch_all(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             cursor = await conn.execute(statement, tuple(params))
             rows: list[Row] = await cursor.fetchall()
             return rows
@@ -102,7 +134,8 @@ class SQLiteReadDatabase:
     async def _run(self, statement: str, params: Sequence[object], *, one: bool) -> Any:
         loop = asyncio.get_running_loop()
         call = functools.partial(self._fetch, statement, params, one=one)
-        return await loop.run_in_executor(self.executor, call)
+        with outage_as_unavailable():
+            return await loop.run_in_executor(self.executor, call)
 
     async def fetch_one(self, statement: str, params: Sequence[object] = ()) -> Row | None:
         row: Row | None = await self._run(statement, params, one=True)
