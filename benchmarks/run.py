@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from benchmarks import audit_replay, ledger_inprocess, login_http, oauth_http, spend_http
+from benchmarks import audit_replay, ledger_inprocess, login_http, oauth_http, recovery, spend_http
 from benchmarks.context import DEFAULT_ADMIN_URL, bench_context, describe_machine
 from benchmarks.plot import write_plot
 from benchmarks.report import RESULTS_DIR, write_doc
@@ -36,6 +36,7 @@ SCENARIOS: dict[str, Scenario] = {
         audit_replay.SCENARIO,
         oauth_http.SCENARIO,
         spend_http.SCENARIO,
+        recovery.SCENARIO,
     )
 }
 DEFAULT_DURATION = 10.0  # seconds per measurement: a full run stays well under 5 minutes
