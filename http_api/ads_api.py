@@ -21,7 +21,7 @@ from http_api.external_api import REPLAYED_HEADER, caller_scope, idempotency
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, query_value, read_body
 from http_api.routes import Route, Schema
-from http_api.views import wrapped
+from http_api.views import INTEGER, NULLABLE, STRING, object_schema, wrapped
 from ledger.accounts import MAX_AMOUNT
 from ledger.ads import (
     EVENT_TYPES,
@@ -168,14 +168,7 @@ async def record_event(request: web.Request) -> web.Response:
     return web.json_response({"event": event_json(recorded)}, status=201, headers=headers)
 
 
-STRING: Schema = {"type": "string"}
-NULLABLE: Schema = {"type": ["string", "null"]}
-INTEGER: Schema = {"type": "integer"}
 SURFACE_SCHEMA: Schema = {"type": "string", "enum": list(SURFACE_TYPES)}
-
-
-def _object(fields: Schema) -> Schema:
-    return {"type": "object", "required": list(fields), "properties": fields}
 
 
 CAMPAIGN_FIELDS: Schema = {
@@ -201,10 +194,10 @@ SERVED_FIELDS = (
     "user_reward",
     "bitcoin_tier",
 )
-SERVED_SCHEMA = _object(
+SERVED_SCHEMA = object_schema(
     {**{name: CAMPAIGN_FIELDS[name] for name in SERVED_FIELDS}, "serve_id": STRING}
 )
-EVENT_SCHEMA = _object(
+EVENT_SCHEMA = object_schema(
     {
         "id": STRING,
         "campaign_id": STRING,
@@ -235,7 +228,7 @@ ADS_ROUTES = [
         auth="admin",
         request=LAUNCH.schema(),
         parameters=(IDEMPOTENCY_HEADER,),
-        responses={201: wrapped("campaign", _object(CAMPAIGN_FIELDS))},
+        responses={201: wrapped("campaign", object_schema(CAMPAIGN_FIELDS))},
     ),
     Route(
         "GET",
@@ -245,7 +238,7 @@ ADS_ROUTES = [
         "ads",
         auth="admin",
         parameters=ID,
-        responses={200: wrapped("campaign", _object(CAMPAIGN_FIELDS))},
+        responses={200: wrapped("campaign", object_schema(CAMPAIGN_FIELDS))},
     ),
     Route(
         "GET",

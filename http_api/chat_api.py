@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from commands import social
 from http_api.authn import PRINCIPAL
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, query_int, query_value, read_body
-from http_api.routes import Route, Schema
-from http_api.views import wrapped
+from http_api.routes import Route
+from http_api.views import STRING, object_schema, wrapped
 from ledger.social import CHANNEL_TYPES, MAX_MESSAGE_LENGTH, MAX_REF_LENGTH
 from projections import social_queries
 
@@ -65,21 +63,14 @@ async def post_message(request: web.Request) -> web.Response:
     return web.json_response({"message": shown}, status=201)
 
 
-STRING = {"type": "string"}
-
-
-def _object(fields: dict[str, Any]) -> Schema:
-    return {"type": "object", "required": list(fields), "properties": fields}
-
-
-CHANNEL_SCHEMA = _object(
+CHANNEL_SCHEMA = object_schema(
     {
         "id": STRING,
         "type": {"type": "string", "enum": list(CHANNEL_TYPES)},
         "ref_id": {"type": ["string", "null"]},
     }
 )
-MESSAGE_SCHEMA = _object(
+MESSAGE_SCHEMA = object_schema(
     {
         "id": STRING,
         "sender_id": STRING,
@@ -125,7 +116,7 @@ CHAT_ROUTES = [
         auth="jwt",
         parameters=CHANNEL_ID + PAGE,
         responses={
-            200: _object(
+            200: object_schema(
                 {
                     "messages": {"type": "array", "items": MESSAGE_SCHEMA},
                     "next_cursor": {"type": ["string", "null"]},

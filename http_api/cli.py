@@ -9,21 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from commands.bus import CommandBus
 from commands.users import RegisterUser
 from http_api.audit_cli import add_audit_commands
+from http_api.cli_support import progress_bar
 from http_api.finance_cli import add_reconcile_command
 from http_api.serve import run_server, serve_workers
 from http_api.settings import Settings, SettingsError, load_settings
@@ -34,14 +25,6 @@ from projections.runner import rebuild, status
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
-
-
-class RateColumn(ProgressColumn):
-    """Events per second so far."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} ev/s" if speed else "- ev/s")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -71,16 +54,8 @@ def _projections_rebuild(settings: Settings, _: argparse.Namespace) -> int:
     store = open_store(settings)
     try:
         head = store.max_position()
-        with Progress(
-            TextColumn("rebuilding"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RateColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        ) as bar:
-            task = bar.add_task("rebuild", total=head)
+        with progress_bar(console) as bar:
+            task = bar.add_task("rebuilding", total=head)
             reports = rebuild(store, registry.INLINE, lambda n: bar.advance(task, n))
     finally:
         store.close()

@@ -12,8 +12,8 @@ from http_api.external_api import REPLAYED_HEADER, idempotency
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, read_body
 from http_api.ratelimit import enforce_request
-from http_api.routes import Handler, Route, Schema
-from http_api.views import wrapped
+from http_api.routes import Handler, Route
+from http_api.views import INTEGER, NULLABLE, STRING, object_schema, wrapped
 from ledger.deployments import DEFAULT_PORT, MAX_ENV_VARS, MAX_IMAGE_LENGTH, Tier
 from ledger.errors import ValidationError
 from projections import deployment_queries
@@ -116,17 +116,10 @@ def _control(action: str) -> Handler:
     return handler
 
 
-STRING = {"type": "string"}
-NULLABLE = {"type": ["string", "null"]}
-INTEGER = {"type": "integer"}
 STATUSES = ["pending", "provisioning", "running", "stopped", "failed", "destroyed"]
 
 
-def _object(fields: dict[str, Any]) -> Schema:
-    return {"type": "object", "required": list(fields), "properties": fields}
-
-
-DEPLOYMENT = _object(
+DEPLOYMENT = object_schema(
     dict.fromkeys(deployment_queries.FIELDS, NULLABLE)
     | {
         "status": {"type": "string", "enum": STATUSES},
@@ -136,7 +129,7 @@ DEPLOYMENT = _object(
         "env_var_names": {"type": "array", "items": STRING},
     }
 )
-TIER = _object(
+TIER = object_schema(
     {
         "id": STRING,
         "slug": STRING,
@@ -193,7 +186,9 @@ DEPLOY_ROUTES = [
         "A deployment's status",
         parameters=ID,
         responses={
-            200: _object({"status": STRING, "health_status": STRING, "last_health_check": NULLABLE})
+            200: object_schema(
+                {"status": STRING, "health_status": STRING, "last_health_check": NULLABLE}
+            )
         },
     ),
     _route(
@@ -207,7 +202,7 @@ DEPLOY_ROUTES = [
                 "logs",
                 {
                     "type": "array",
-                    "items": _object({"at": STRING, "stream": STRING, "line": STRING}),
+                    "items": object_schema({"at": STRING, "stream": STRING, "line": STRING}),
                 },
             )
         },

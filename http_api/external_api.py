@@ -15,7 +15,7 @@ from http_api.authn import APP_PRINCIPAL, AppPrincipal
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, query_int, query_value, read_body
 from http_api.routes import Route, Schema
-from http_api.views import user_json, user_schema, wrapped
+from http_api.views import INTEGER, NULLABLE, STRING, object_schema, user_json, user_schema, wrapped
 from ledger.accounts import MAX_AMOUNT, AccountKind, account_name
 from ledger.errors import ValidationError
 from ledger.idempotency import check_key
@@ -204,16 +204,7 @@ async def app_balance(request: web.Request) -> web.Response:
     return web.json_response({"app_id": str(app_id), "balance": found.balance, "as_of": now_iso()})
 
 
-STRING: Schema = {"type": "string"}
-NULLABLE: Schema = {"type": ["string", "null"]}
-INTEGER: Schema = {"type": "integer"}
-
-
-def _object(fields: Schema) -> Schema:
-    return {"type": "object", "required": list(fields), "properties": fields}
-
-
-SPEND_SCHEMA = _object(
+SPEND_SCHEMA = object_schema(
     {
         "id": STRING,
         "type": {"type": "string", "enum": ["spend"]},
@@ -226,7 +217,7 @@ SPEND_SCHEMA = _object(
         "inserted_at": STRING,
     }
 )
-TRANSFER_SCHEMA = _object(
+TRANSFER_SCHEMA = object_schema(
     {
         "id": STRING,
         "type": {"type": "string", "enum": ["transfer"]},
@@ -239,7 +230,7 @@ TRANSFER_SCHEMA = _object(
         "inserted_at": STRING,
     }
 )
-HISTORY_SCHEMA = _object(
+HISTORY_SCHEMA = object_schema(
     {
         "id": STRING,
         "type": STRING,
@@ -255,7 +246,7 @@ HISTORY_SCHEMA = _object(
 )
 SESSION_SCHEMA = wrapped(
     "session",
-    _object(
+    object_schema(
         {
             "id": STRING,
             "active": {"type": "boolean"},
@@ -294,7 +285,7 @@ EXTERNAL_ROUTES = [
         "The user's balance",
         "external",
         auth="oauth:points:read",
-        responses={200: _object({"balance": INTEGER, "user_id": STRING, "as_of": STRING})},
+        responses={200: object_schema({"balance": INTEGER, "user_id": STRING, "as_of": STRING})},
     ),
     Route(
         "POST",
@@ -327,7 +318,7 @@ EXTERNAL_ROUTES = [
         auth="oauth:points:read",
         parameters=PAGE_QUERY,
         responses={
-            200: _object(
+            200: object_schema(
                 {
                     "transactions": {"type": "array", "items": HISTORY_SCHEMA},
                     "next_cursor": NULLABLE,
@@ -360,6 +351,6 @@ EXTERNAL_ROUTES = [
         "The app's own balance",
         "external",
         auth="oauth:app:balance:read",
-        responses={200: _object({"app_id": STRING, "balance": INTEGER, "as_of": STRING})},
+        responses={200: object_schema({"app_id": STRING, "balance": INTEGER, "as_of": STRING})},
     ),
 ]

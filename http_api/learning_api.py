@@ -11,6 +11,7 @@ from http_api.authn import PRINCIPAL
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, read_body
 from http_api.routes import Handler, Route, Schema
+from http_api.views import INTEGER, STRING, object_schema
 from ledger.errors import NotFoundError
 from ledger.learning import DEFAULT_PATH, LearningPath, catalog, learning_path
 from projections import learning_queries
@@ -105,14 +106,8 @@ async def reset_module(request: web.Request) -> web.Response:
     return web.json_response({"module_number": number, "status": "reset"})
 
 
-INTEGER = {"type": "integer"}
-STRING = {"type": "string"}
 STEPS = {"type": "array", "items": INTEGER}
 STATUS = {"type": "string", "enum": ["not_started", "in_progress", "completed"]}
-
-
-def _object(fields: dict[str, Any]) -> Schema:
-    return {"type": "object", "required": list(fields), "properties": fields}
 
 
 def _numbers(*names: str) -> tuple[Schema, ...]:
@@ -126,7 +121,7 @@ def _route(method: str, path: str, handler: Handler, summary: str, **extra: Any)
     return Route(method, path, handler, summary, "education", auth="jwt", **extra)
 
 
-MODULE = _object(
+MODULE = object_schema(
     {
         "module_number": INTEGER,
         "title": STRING,
@@ -142,7 +137,7 @@ LEARNING_ROUTES = [
         available_modules,
         "The learning paths, and the modules of the chosen one (or the default)",
         responses={
-            200: _object(
+            200: object_schema(
                 {
                     "learning_path": {"type": ["string", "null"]},
                     "learning_paths": {"type": "array", "items": STRING},
@@ -157,7 +152,7 @@ LEARNING_ROUTES = [
         choose_path,
         "Choose a learning path (locked once a module was started)",
         request=CHOOSE.schema(),
-        responses={200: _object({"learning_path": STRING, "status": STRING})},
+        responses={200: object_schema({"learning_path": STRING, "status": STRING})},
     ),
     _route(
         "POST",
@@ -166,7 +161,7 @@ LEARNING_ROUTES = [
         "Complete a step; the module's first completion awards its points",
         parameters=_numbers("n", "step"),
         responses={
-            200: _object(
+            200: object_schema(
                 {
                     "module_number": INTEGER,
                     "step": INTEGER,
@@ -184,7 +179,7 @@ LEARNING_ROUTES = [
         "A module's status",
         parameters=_numbers("n"),
         responses={
-            200: _object(
+            200: object_schema(
                 {
                     "module_number": INTEGER,
                     "status": STATUS,
@@ -200,6 +195,6 @@ LEARNING_ROUTES = [
         reset_module,
         "Reset a completed module (24 hours after its completion)",
         parameters=_numbers("n"),
-        responses={200: _object({"module_number": INTEGER, "status": STRING})},
+        responses={200: object_schema({"module_number": INTEGER, "status": STRING})},
     ),
 ]

@@ -36,7 +36,7 @@ from http_api.jwt_codec import looks_like_jwt
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, read_body
 from http_api.routes import Route, Schema
-from http_api.views import wrapped
+from http_api.views import NULLABLE, STRING, wrapped
 from ledger.errors import (
     BuddoError,
     InvalidClientError,
@@ -63,17 +63,8 @@ TOKEN = Body(
     accepts_form=True,
     ignores_unknown=True,
 )
-INTROSPECT = Body(
-    {
-        "token": Field("string"),  # any string: a malformed token is just inactive
-        "token_type_hint": Field("string", required=False, max_length=64),
-        "client_id": Field("string", required=False, max_length=128),
-        "client_secret": OPAQUE,
-    },
-    accepts_form=True,
-    ignores_unknown=True,
-)
-REVOKE = Body(
+# Introspection (RFC 7662) and revocation (RFC 7009) take the same parameters.
+PRESENTED_TOKEN = Body(
     {
         "token": Field("string"),  # any string: a malformed token is just inactive
         "token_type_hint": Field("string", required=False, max_length=64),
@@ -191,7 +182,7 @@ INACTIVE = {"active": False}
 async def introspect(request: web.Request) -> web.Response:
     """RFC 7662 in the spec's shape: open by default, client credentials optional."""
     services = request.app[SERVICES]
-    body = await read_oauth_body(request, INTROSPECT)
+    body = await read_oauth_body(request, PRESENTED_TOKEN)
     client = client_credentials(request, body)
     if client is None and services.settings.introspection_requires_client:
         raise InvalidClientError("Authenticate the client to introspect tokens.")
@@ -222,7 +213,7 @@ async def introspect(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     """RFC 7009: 200 whatever the token was; a refresh token takes its family along."""
     services = request.app[SERVICES]
-    body = await read_oauth_body(request, REVOKE)
+    body = await read_oauth_body(request, PRESENTED_TOKEN)
     client = client_credentials(request, body)
     if client is None:
         raise InvalidClientError("Send client_id, with the secret if the client has one.")
@@ -281,8 +272,6 @@ async def disconnect_app(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-STRING: Schema = {"type": "string"}
-NULLABLE: Schema = {"type": ["string", "null"]}
 SCOPE_LIST: Schema = {"type": "array", "items": STRING}
 OAUTH_ERROR: Schema = {
     "type": "object",
@@ -387,7 +376,7 @@ OAUTH_ROUTES = [
         introspect,
         "Token introspection",
         "oauth",
-        request=INTROSPECT.schema(),
+        request=PRESENTED_TOKEN.schema(),
         form=True,
         limit="introspect",
         responses={200: INTROSPECTION, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
@@ -398,7 +387,7 @@ OAUTH_ROUTES = [
         revoke,
         "Token revocation (RFC 7009)",
         "oauth",
-        request=REVOKE.schema(),
+        request=PRESENTED_TOKEN.schema(),
         form=True,
         responses={200: {"type": "object"}, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
     ),

@@ -14,7 +14,7 @@ from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, query_int, query_value, read_body
 from http_api.ratelimit import enforce_request
 from http_api.routes import Handler, Route, Schema
-from http_api.views import wrapped
+from http_api.views import NULLABLE, STRING, object_schema, wrapped
 from ledger.errors import NotFoundError, ValidationError
 from ledger.oauth import ALL_SCOPES
 from projections import oauth_queries
@@ -254,8 +254,6 @@ deny_request = _decide(approve=False)
 suspend_app = _suspension(suspended=True)
 unsuspend_app = _suspension(suspended=False)
 
-STRING = {"type": "string"}
-NULLABLE = {"type": ["string", "null"]}
 SCOPES = {"type": "array", "items": {"type": "string", "enum": sorted(ALL_SCOPES)}}
 APP_FIELDS: Schema = {
     "id": {"type": "string", "format": "uuid"},
@@ -275,16 +273,12 @@ APP_FIELDS: Schema = {
 }
 
 
-def _object(fields: Schema) -> Schema:
-    return {"type": "object", "required": list(fields), "properties": fields}
-
-
-APP = wrapped("app", _object(APP_FIELDS))
-NEW_APP = wrapped("app", _object({**APP_FIELDS, "client_secret": NULLABLE}))
-MY_APP = wrapped("app", _object({**APP_FIELDS, "pending_scopes": SCOPES}))
+APP = wrapped("app", object_schema(APP_FIELDS))
+NEW_APP = wrapped("app", object_schema({**APP_FIELDS, "client_secret": NULLABLE}))
+MY_APP = wrapped("app", object_schema({**APP_FIELDS, "pending_scopes": SCOPES}))
 PUBLIC_APP = wrapped(
     "app",
-    _object(
+    object_schema(
         {
             name: APP_FIELDS[name]
             for name in (
@@ -298,7 +292,7 @@ PUBLIC_APP = wrapped(
         }
     ),
 )
-SCOPE_REQUEST_SCHEMA = _object(
+SCOPE_REQUEST_SCHEMA = object_schema(
     {
         "id": STRING,
         "app_id": STRING,
@@ -353,7 +347,7 @@ APP_ROUTES = [
         "The caller's apps",
         "oauth apps",
         auth="jwt",
-        responses={200: wrapped("apps", {"type": "array", "items": _object(APP_FIELDS)})},
+        responses={200: wrapped("apps", {"type": "array", "items": object_schema(APP_FIELDS)})},
     ),
     Route(
         "GET",
@@ -416,7 +410,7 @@ APP_ROUTES = [
         auth="jwt",
         parameters=ID,
         responses={
-            200: _object({"client_id": STRING, "client_secret": STRING}),
+            200: object_schema({"client_id": STRING, "client_secret": STRING}),
         },
     ),
     Route(
@@ -428,7 +422,7 @@ APP_ROUTES = [
         auth="admin",
         parameters=LIST_QUERY,
         responses={
-            200: _object({"scope_requests": SCOPE_REQUEST_LIST, "next_cursor": NULLABLE}),
+            200: object_schema({"scope_requests": SCOPE_REQUEST_LIST, "next_cursor": NULLABLE}),
         },
     ),
     Route(

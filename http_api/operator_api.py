@@ -16,7 +16,7 @@ from http_api.keys import SERVICES
 from http_api.oauth_apps_api import APP, APP_FIELDS, UPDATE, app_json, check_web_urls
 from http_api.parsing import Body, Field, query_int, read_body
 from http_api.routes import Route, Schema
-from http_api.views import wrapped
+from http_api.views import INTEGER, STRING, wrapped
 from ledger.accounts import MAX_AMOUNT, AccountKind, account_name
 from ledger.errors import ForbiddenError, ValidationError
 from projections import external_queries, oauth_queries, user_queries
@@ -108,8 +108,6 @@ async def grant_points(request: web.Request) -> web.Response:
     return entry_response({"entry": entry_json(entry)}, entry)
 
 
-STRING: Schema = {"type": "string"}
-INTEGER: Schema = {"type": "integer"}
 ANALYTICS: Schema = wrapped(
     "analytics",
     {

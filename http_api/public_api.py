@@ -7,10 +7,9 @@ from aiohttp import web
 from http_api.keys import SERVICES
 from http_api.oauth_apps_api import CLIENT_ID, PUBLIC_APP, public_app
 from http_api.routes import Route
+from http_api.views import NULLABLE, STRING
 from projections import public_queries
 
-STRING = {"type": "string"}
-NULLABLE = {"type": ["string", "null"]}
 OPERATOR = {
     "type": "object",
     "required": ["username", "apps"],

@@ -13,7 +13,7 @@ from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, query_value, read_body
 from http_api.presence import STATUSES
 from http_api.routes import Handler, Route, Schema
-from http_api.views import wrapped
+from http_api.views import NULLABLE, STRING, object_schema, wrapped
 from ledger.errors import ForbiddenError, ValidationError
 from projections import social_queries
 
@@ -129,15 +129,7 @@ async def at_table(request: web.Request) -> web.Response:
     return web.json_response({"users": [p.as_json(names.get(p.user_id)) for p in present]})
 
 
-STRING = {"type": "string"}
-NULLABLE = {"type": ["string", "null"]}
-
-
-def _object(fields: dict[str, Any]) -> Schema:
-    return {"type": "object", "required": list(fields), "properties": fields}
-
-
-REQUEST = _object(
+REQUEST = object_schema(
     {
         "id": STRING,
         "from_user_id": STRING,
@@ -149,8 +141,8 @@ REQUEST = _object(
     }
 )
 REQUESTS = {"type": "array", "items": REQUEST}
-FRIEND = _object({"user_id": STRING, "username": STRING, "since": STRING})
-PRESENCE_SCHEMA = _object(
+FRIEND = object_schema({"user_id": STRING, "username": STRING, "since": STRING})
+PRESENCE_SCHEMA = object_schema(
     {
         "user_id": STRING,
         "status": {"type": "string", "enum": list(STATUSES)},
@@ -160,7 +152,7 @@ PRESENCE_SCHEMA = _object(
     }
 )
 PRESENCE_LIST = {"type": "array", "items": PRESENCE_SCHEMA}
-STATUS = _object({"status": STRING})
+STATUS = object_schema({"status": STRING})
 
 
 def _path(name: str) -> tuple[Schema, ...]:
@@ -196,7 +188,7 @@ SOCIAL_ROUTES = [
         "/api/social/friends/pending",
         pending,
         "Pending friend requests",
-        responses={200: _object({"incoming": REQUESTS, "outgoing": REQUESTS})},
+        responses={200: object_schema({"incoming": REQUESTS, "outgoing": REQUESTS})},
     ),
     _route(
         "PUT",
@@ -239,7 +231,8 @@ SOCIAL_ROUTES = [
         parameters=_query("q"),
         responses={
             200: wrapped(
-                "users", {"type": "array", "items": _object({"id": STRING, "username": STRING})}
+                "users",
+                {"type": "array", "items": object_schema({"id": STRING, "username": STRING})},
             )
         },
     ),

@@ -49,3 +49,13 @@ def wrapped(key: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 MESSAGE_SCHEMA = wrapped("message", {"type": "string"})
+
+# Building blocks of the route tables' JSON schemas.
+STRING: dict[str, Any] = {"type": "string"}
+NULLABLE: dict[str, Any] = {"type": ["string", "null"]}
+INTEGER: dict[str, Any] = {"type": "integer"}
+
+
+def object_schema(fields: dict[str, Any]) -> dict[str, Any]:
+    """An object with exactly these properties, every one required."""
+    return {"type": "object", "required": list(fields), "properties": fields}
