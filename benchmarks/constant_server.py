@@ -1,6 +1,6 @@
 """The baseline of `oauth_http`: aiohttp handlers that answer a constant, served the way
-`buddo serve` serves (`http_api/serve.run_server`: `web.run_app`, the same logging set-up, the
-default access log, the same shutdown timeout), in a process of its own.
+`buddo serve` serves (`http_api.transport.serve_app`, the same logging set-up, no aiohttp access
+log, the default keep-alive and shutdown timeouts), in a process of its own.
 
     python -m benchmarks.constant_server --port PORT [--log-level WARNING]
 """
@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from http_api.serve import SHUTDOWN_SECONDS
+from http_api.settings import Settings
+from http_api.transport import serve_app
 
 CONSTANT = {"status": "ok"}
 PATH = "/constant"
@@ -45,12 +46,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    web.run_app(
+    defaults = Settings()
+    serve_app(
         make_app(),
-        host=args.host,
-        port=args.port,
-        print=None,
-        shutdown_timeout=SHUTDOWN_SECONDS,
+        args.host,
+        args.port,
+        keepalive_timeout=defaults.keepalive_timeout,
+        shutdown_timeout=defaults.shutdown_timeout,
     )
 
 

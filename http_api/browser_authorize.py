@@ -29,8 +29,10 @@ from http_api.authorize_request import (
     with_query,
 )
 from http_api.browser_pages import page, stylesheet
+from http_api.errors import InvalidRequestError
 from http_api.keys import SERVICES
 from http_api.openapi import HTML_PAGE
+from http_api.parsing import FORM
 from http_api.routes import Route
 from ledger.errors import OAuthProtocolError, TotpRequiredError, UnauthorizedError
 from projections import user_queries
@@ -138,7 +140,10 @@ async def sign_in_or_consent(
 async def posted_request(
     request: web.Request, form_name: str
 ) -> tuple[MultiDict[str], str, AppView, Parameters]:
-    """A posted form: CSRF first (nothing happens without it), then the request, re-checked."""
+    """A posted form: CSRF first (nothing happens without it), then the request, re-checked.
+    Only a urlencoded form, which is what these pages' forms send (they upload no files)."""
+    if request.content_type != FORM:
+        raise InvalidRequestError(f"Content-Type must be {FORM}.")
     posted = await request.post()
     form = MultiDict((name, value) for name, value in posted.items() if isinstance(value, str))
     browser = session.check_csrf(request, form_name, form.get("csrf_token"))

@@ -8,15 +8,12 @@ import signal
 import sys
 from types import FrameType
 
-from aiohttp import web
-
 from http_api.app import create_app
 from http_api.settings import Settings
+from http_api.transport import serve_app
 from http_api.wiring import open_store
 
 log = logging.getLogger(__name__)
-
-SHUTDOWN_SECONDS = Settings().shutdown_timeout  # the default, for servers without settings
 
 
 def run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = False) -> None:
@@ -25,13 +22,11 @@ def run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = F
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    web.run_app(
+    serve_app(
         create_app(settings),
-        host=host,
-        port=port,
+        host,
+        port,
         reuse_port=reuse_port,
-        print=None,
-        access_log=None,  # http_api.hardening logs each request, without its query string
         keepalive_timeout=settings.keepalive_timeout,
         shutdown_timeout=settings.shutdown_timeout,
     )

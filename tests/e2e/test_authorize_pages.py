@@ -323,3 +323,24 @@ async def test_too_many_sign_ins_is_a_page_with_retry_after(
     assert response.content_type == "text/html"
     assert int(response.headers["Retry-After"]) > 0
     assert "Too many attempts" in await response.text()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=x", "application/json", "text/plain"],
+)
+@pytest.mark.parametrize("path", ["/api/oauth/authorize/login", "/api/oauth/authorize/consent"])
+async def test_a_form_post_in_another_content_type_is_400(
+    client: TestClient,  # type: ignore[type-arg]
+    path: str,
+    content_type: str,
+) -> None:
+    response = await client.post(
+        path,
+        data=b"response_type=code&client_id=&csrf_token=",
+        headers={**BROWSER, "Content-Type": content_type},
+        allow_redirects=False,
+    )
+
+    assert response.status == 400
+    assert "application/x-www-form-urlencoded" in await response.text()
