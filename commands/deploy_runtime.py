@@ -4,6 +4,10 @@ The default `SimulatedRuntime` runs no containers. It records what a runtime wou
 deployment moves pending -> provisioning -> running, one step every `step_seconds`, in a
 background task on the event loop that issues the lifecycle commands; stop, restart and
 destroy are recorded at once. Each move carries the log lines the runtime wrote.
+
+A deployment still coming up when the service stopped is brought the rest of the way when it
+starts again (`resume_deployments`). With several workers each one tries; the event store lets
+one move through and the others find it already made (409, logged and dropped).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from uuid import UUID
 
 from commands.deployments import MoveDeployment
 from ledger.errors import BuddoError
+from projections.db import ReadDatabase
+from projections.deployment_queries import coming_up
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,8 @@ SIMULATED_LINES: dict[str, tuple[tuple[str, str], ...]] = {
     "restart": (("system", "container restarted (simulated)"), ("stdout", "listening")),
     "destroy": (("system", "container removed (simulated)"),),
 }
+# The moves that still bring a deployment up from each status it can be left in.
+STEPS_FROM = {"pending": ("provision", "start"), "provisioning": ("start",)}
 
 
 class RuntimeDriver(Protocol):
@@ -38,8 +46,9 @@ class RuntimeDriver(Protocol):
 
     name: str
 
-    def launch(self, app_id: UUID, deployment_id: UUID) -> None:
-        """Bring a new deployment up in the background, recording each lifecycle move."""
+    def launch(self, app_id: UUID, deployment_id: UUID, status: str = "pending") -> None:
+        """Bring a deployment up from `status` (pending or provisioning) in the background,
+        recording each lifecycle move."""
 
     async def control(self, app_id: UUID, deployment_id: UUID, action: str) -> int:
         """Stop, restart or destroy now; the position of the recorded move (409 if illegal)."""
@@ -58,13 +67,14 @@ class SimulatedRuntime:
         self.step_seconds = step_seconds
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def launch(self, app_id: UUID, deployment_id: UUID) -> None:
-        task = asyncio.get_running_loop().create_task(self._bring_up(app_id, deployment_id))
+    def launch(self, app_id: UUID, deployment_id: UUID, status: str = "pending") -> None:
+        steps = STEPS_FROM[status]
+        task = asyncio.get_running_loop().create_task(self._bring_up(app_id, deployment_id, steps))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _bring_up(self, app_id: UUID, deployment_id: UUID) -> None:
-        for action in ("provision", "start"):
+    async def _bring_up(self, app_id: UUID, deployment_id: UUID, steps: tuple[str, ...]) -> None:
+        for action in steps:
             await asyncio.sleep(self.step_seconds)
             try:
                 await self._record(app_id, deployment_id, action)
@@ -88,3 +98,13 @@ class SimulatedRuntime:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5)
+
+
+async def resume_deployments(reads: ReadDatabase, runtime: RuntimeDriver) -> int:
+    """Launch again every deployment left pending or provisioning; how many there were."""
+    unfinished = await coming_up(reads)
+    for app_id, deployment_id, status in unfinished:
+        runtime.launch(app_id, deployment_id, status)
+    if unfinished:
+        log.info("resuming %d deployments that were still coming up", len(unfinished))
+    return len(unfinished)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from commands.deploy_runtime import resume_deployments
 from http_api.admin_api import ADMIN_ROUTES
 from http_api.ads_api import ADS_ROUTES
 from http_api.audit_api import AUDIT_ROUTES, audit_context
@@ -75,7 +76,8 @@ def create_app(settings: Settings) -> web.Application:
     add_routes(app, routes)
 
     async def services(app: web.Application) -> AsyncIterator[None]:
-        app[SERVICES] = await open_services(settings)
+        app[SERVICES] = opened = await open_services(settings)
+        await resume_deployments(opened.reads, opened.runtime)
         yield
         await app[SERVICES].close()
 

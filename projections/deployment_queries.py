@@ -66,3 +66,13 @@ async def logs(db: ReadDatabase, deployment_id: UUID) -> list[dict[str, Any]]:
         (str(deployment_id),),
     )
     return [dict(row) for row in rows]
+
+
+async def coming_up(db: ReadDatabase) -> list[tuple[UUID, UUID, str]]:
+    """`(app_id, deployment_id, status)` of every deployment still pending or provisioning,
+    oldest first."""
+    rows = await db.fetch_all(
+        "SELECT app_id, id, status FROM deployments"
+        " WHERE status IN ('pending', 'provisioning') ORDER BY position"
+    )
+    return [(UUID(row["app_id"]), UUID(row["id"]), row["status"]) for row in rows]

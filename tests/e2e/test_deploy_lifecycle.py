@@ -3,10 +3,11 @@ illegal move answered 409."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from http_api.settings import Settings
-from tests.e2e.deploy_helpers import deploy_client, operator
+from tests.e2e.deploy_helpers import Operator, deploy_client, operator
 
 SLOW_STEP_SECONDS = 3_600.0  # the runtime never gets past pending during the test
 
@@ -55,3 +56,20 @@ async def test_moves_refused_while_pending(settings: Settings, aiohttp_client: A
     assert (await app.control(deployment_id, "destroy")).status == 409
     unknown = await app.control("00000000-0000-4000-8000-000000000000", "stop")
     assert unknown.status == 404
+
+
+async def test_a_deployment_left_coming_up_is_brought_up_after_a_restart(
+    settings: Settings, aiohttp_client: Any
+) -> None:
+    before = await deploy_client(settings, aiohttp_client, step_seconds=SLOW_STEP_SECONDS)
+    app = await operator(before, settings, points=500)
+    deployment_id = (await app.created(subdomain="interrupted"))["id"]
+    await before.close()  # the service stops while the deployment is pending
+
+    after = await deploy_client(settings, aiohttp_client)
+    restarted = Operator(dataclasses.replace(app.connected, client=after))
+    await restarted.wait_for(deployment_id, "running")
+
+    lines = [entry["line"] for entry in (await restarted.get(deployment_id, "/logs"))["logs"]]
+    assert lines.count("pulling image (simulated)") == 1
+    assert lines.count("container started (simulated)") == 1
