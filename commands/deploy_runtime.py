@@ -6,8 +6,8 @@ background task on the event loop that issues the lifecycle commands; stop, rest
 destroy are recorded at once. Each move carries the log lines the runtime wrote.
 
 A deployment still coming up when the service stopped is brought the rest of the way when it
-starts again (`resume_deployments`). With several workers each one tries; the event store lets
-one move through and the others find it already made (409, logged and dropped).
+starts again (`http_api.deploy_api.resume_deployments`). With several workers each one tries;
+the event store lets one move through and the others find it already made (409, logged).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from uuid import UUID
 
 from commands.deployments import MoveDeployment
 from ledger.errors import BuddoError
-from projections.db import ReadDatabase
-from projections.deployment_queries import coming_up
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +96,3 @@ class SimulatedRuntime:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5)
-
-
-async def resume_deployments(reads: ReadDatabase, runtime: RuntimeDriver) -> int:
-    """Launch again every deployment left pending or provisioning; how many there were."""
-    unfinished = await coming_up(reads)
-    for app_id, deployment_id, status in unfinished:
-        runtime.launch(app_id, deployment_id, status)
-    if unfinished:
-        log.info("resuming %d deployments that were still coming up", len(unfinished))
-    return len(unfinished)

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from commands.deploy_runtime import resume_deployments
 from http_api.admin_api import ADMIN_ROUTES
 from http_api.ads_api import ADS_ROUTES
 from http_api.audit_api import AUDIT_ROUTES, audit_context
@@ -16,7 +15,7 @@ from http_api.browser_authorize import BROWSER_ROUTES
 from http_api.browser_pages import page_error_middleware, setup_templates
 from http_api.browser_session import browser_keys_context
 from http_api.chat_api import CHAT_ROUTES
-from http_api.deploy_api import DEPLOY_ROUTES
+from http_api.deploy_api import DEPLOY_ROUTES, resume_deployments
 from http_api.errors import error_middleware
 from http_api.external_api import EXTERNAL_ROUTES
 from http_api.hardening import request_middleware, security_headers

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
+from commands.deploy_runtime import RuntimeDriver
 from commands.deployments import CreateDeployment, DeploymentCreated
 from http_api.authn import APP_PRINCIPAL
 from http_api.external_api import REPLAYED_HEADER, idempotency
@@ -17,6 +19,9 @@ from http_api.views import INTEGER, NULLABLE, STRING, object_schema, wrapped
 from ledger.deployments import DEFAULT_PORT, MAX_ENV_VARS, MAX_IMAGE_LENGTH, Tier
 from ledger.errors import ValidationError
 from projections import deployment_queries
+from projections.db import ReadDatabase
+
+log = logging.getLogger(__name__)
 
 SCOPE = "oauth:deploy:manage"
 CREATE = Body(
@@ -232,3 +237,13 @@ DEPLOY_ROUTES = [
         responses={204: {}},
     ),
 ]
+
+
+async def resume_deployments(reads: ReadDatabase, runtime: RuntimeDriver) -> int:
+    """Launch again every deployment left pending or provisioning; how many there were."""
+    unfinished = await deployment_queries.coming_up(reads)
+    for app_id, deployment_id, status in unfinished:
+        runtime.launch(app_id, deployment_id, status)
+    if unfinished:
+        log.info("resuming %d deployments that were still coming up", len(unfinished))
+    return len(unfinished)
