@@ -232,7 +232,10 @@ class BuddoStore(Application[UUID]):
             if self.config.backend == "sqlite":
                 yield _SQLiteSql(cursor)
             else:
-                yield _PostgresSql(cursor)
+                # Pipelined: the statements go out without waiting on each other's answers
+                # (a rebuild writes thousands per transaction); an error surfaces at the end.
+                with cursor.connection.pipeline():
+                    yield _PostgresSql(cursor)
 
     def snapshot_query(self, statements: Sequence[str]) -> list[list[tuple[Any, ...]]]:
         """Run read-only `statements` in one transaction that sees one consistent snapshot."""

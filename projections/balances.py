@@ -21,14 +21,17 @@ class BalanceProjection(Projection):
     def apply(self, sql: Sql, position: int, event: Event) -> None:
         if not isinstance(event, JournalEntry.Recorded):
             return
-        statement = (
+        postings = event.postings
+        rows = ", ".join(["(%s, %s, %s, %s)"] * len(postings))
+        updated_at = iso_z(event.timestamp)
+        sql.execute(
             f"INSERT INTO {self.table('balances')} (account, balance, position, updated_at)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (account) DO UPDATE SET"
+            f" VALUES {rows} ON CONFLICT (account) DO UPDATE SET"
             " balance = excluded.balance, position = excluded.position,"
-            " updated_at = excluded.updated_at"
+            " updated_at = excluded.updated_at",
+            [
+                value
+                for posting in postings
+                for value in (posting["account"], posting["balance_after"], position, updated_at)
+            ],
         )
-        for posting in event.postings:
-            sql.execute(
-                statement,
-                (posting["account"], posting["balance_after"], position, iso_z(event.timestamp)),
-            )

@@ -82,12 +82,14 @@ def tracking_schema() -> str:
 
 
 def advance_tracking(sql: Sql, projections: Sequence[Projection], position: int) -> None:
-    """Record that `projections` have applied everything up to `position`."""
-    for projection in projections:
-        sql.execute(
-            f"UPDATE {TRACKING_TABLE} SET position = %s WHERE name = %s",
-            (position, projection.tracking_name),
-        )
+    """Record that `projections` have applied everything up to `position` (one statement:
+    it runs in every write transaction)."""
+    names = [projection.tracking_name for projection in projections]
+    sql.execute(
+        f"UPDATE {TRACKING_TABLE} SET position = %s"
+        f" WHERE name IN ({', '.join(['%s'] * len(names))})",
+        (position, *names),
+    )
 
 
 def rows_digest(rows: Sequence[Sequence[Any]]) -> str:

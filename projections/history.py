@@ -26,27 +26,26 @@ class HistoryProjection(Projection):
     def apply(self, sql: Sql, position: int, event: Event) -> None:
         if not isinstance(event, JournalEntry.Recorded):
             return
-        statement = (
-            f"INSERT INTO {self.table('account_history')} VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        )
         accounts = [p["account"] for p in event.postings]
+        # One statement for all the entry's postings (it runs inside every save), columns in
+        # the table's order.
+        entry = (position, str(event.originator_id), event.kind)
+        about = (
+            str(event.app_id) if event.app_id else None,
+            event.memo,
+            json.dumps(event.metadata, sort_keys=True),
+            iso_z(event.timestamp),
+            iso_z(event.effective_at) if event.effective_at else None,
+        )
+        values: list[object] = []
         for posting in event.postings:
             others = [a for a in accounts if a != posting["account"]]
-            sql.execute(
-                statement,
-                (
-                    posting["account"],
-                    position,
-                    str(event.originator_id),
-                    event.kind,
-                    posting["delta"],
-                    posting["balance_after"],
-                    others[0] if len(others) == 1 else None,
-                    str(event.app_id) if event.app_id else None,
-                    event.memo,
-                    json.dumps(event.metadata, sort_keys=True),
-                    iso_z(event.timestamp),
-                    iso_z(event.effective_at) if event.effective_at else None,
-                ),
-            )
+            counterparty = others[0] if len(others) == 1 else None
+            values += (posting["account"], *entry, posting["delta"], posting["balance_after"])
+            values += (counterparty, *about)
+        row = "(" + ", ".join(["%s"] * 12) + ")"
+        sql.execute(
+            f"INSERT INTO {self.table('account_history')} VALUES"
+            f" {', '.join([row] * len(event.postings))}",
+            values,
+        )
