@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from commands.account_copies import AccountCopies
 from commands.locks import LockTable
 from commands.points import EntryPlan, EntryRecorded, PostingResult
 from commands.retry import MAX_ATTEMPTS, with_retries
 from commands.store import BuddoStore, get_as
-from ledger.accounts import Account, account_id
+from ledger.accounts import Account
 from ledger.errors import BuddoError, InsufficientPointsError
 from ledger.idempotency import IdempotencyKey, idempotency_key_id
 from ledger.journal import JournalEntry, check_postings
@@ -33,6 +34,10 @@ class Journal:
     store: BuddoStore
     locks: LockTable
     max_attempts: int = MAX_ATTEMPTS
+    copies: AccountCopies = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.copies = AccountCopies(self.store)
 
     def record(self, plan: EntryPlan, extras: Extras | None = None) -> EntryRecorded:
         """Record `plan` once (a keyed retry replays the first outcome), or raise why not.
@@ -50,7 +55,9 @@ class Journal:
         return self._try_record(plan, extras or _nothing)
 
     def _try_record(self, plan: EntryPlan, extras: Extras) -> EntryRecorded:
-        accounts = [self._account(p.account) for p in plan.postings]
+        names = [p.account for p in plan.postings]
+        loaded = self.copies.load(names)
+        accounts = [loaded[name] for name in names]
         try:
             entry = _entry(plan, accounts)
         except InsufficientPointsError as refusal:
@@ -59,7 +66,12 @@ class Journal:
                 self.store.save(key)  # a refused keyed request stays refused, same answer
             raise
         key = self._key(plan, entry.id, None)
-        recordings = self.store.save(entry, *accounts, key, *extras())
+        try:
+            recordings = self.store.save(entry, *accounts, key, *extras())
+        except IntegrityError:
+            self.copies.forget(names)
+            raise
+        self.copies.saved(accounts)
         return _answer(entry, recordings[-1].notification.id, replayed=False)
 
     def record_batch(self, plans: Sequence[EntryPlan]) -> list[EntryRecorded | BuddoError]:
@@ -69,12 +81,15 @@ class Journal:
         nothing of the batch was written: the plans are then recorded one at a time."""
         names = {p.account for plan in plans for p in plan.postings}
         with self.locks.hold(names):
-            batch = _Batch(self)
+            batch = _Batch(self, self.copies.load(names))
             outcomes = [batch.add(plan) for plan in plans]
             try:
                 position: int | None = batch.save()
             except IntegrityError:
+                self.copies.forget(names)
                 position = None
+            else:
+                self.copies.saved(batch.accounts.values())
         if position is None:  # after the locks: record() takes them again, one plan at a time
             return [self._alone(plan) for plan in plans]
         return [
@@ -87,12 +102,6 @@ class Journal:
             return self.record(plan)
         except BuddoError as error:
             return error
-
-    def _account(self, name: str) -> Account:
-        try:
-            return get_as(self.store, account_id(name), Account)
-        except AggregateNotFoundError:
-            return Account(name)
 
     def _key(
         self, plan: EntryPlan, entry_id: UUID | None, refusal: dict[str, Any] | None
@@ -139,15 +148,16 @@ Pending = JournalEntry | EntryRecorded | BuddoError | _Deferred
 class _Batch:
     """The aggregates of one group commit, shared by its plans in order."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, loaded: dict[str, Account]) -> None:
         self.journal = journal
-        self.accounts: dict[str, Account] = {}
+        self.loaded = loaded  # every account of the batch, current when it began
+        self.accounts: dict[str, Account] = {}  # those a plan used: saved with the batch
         self.aggregates: list[Any] = []
         self.keys: set[UUID] = set()
 
     def account(self, name: str) -> Account:
         if name not in self.accounts:
-            self.accounts[name] = self.journal._account(name)
+            self.accounts[name] = self.loaded[name]
         return self.accounts[name]
 
     def add(self, plan: EntryPlan) -> Pending:

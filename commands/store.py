@@ -204,6 +204,41 @@ class BuddoStore(Application[UUID]):
         )
         return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
 
+    def aggregate_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The version of the newest stored event of each of `ids` that has any: one query,
+        an index probe per id however long the aggregate's history."""
+        if not ids:
+            return {}
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        if self.config.backend == "postgres":
+            # One statement, prepared, on an autocommit connection: one round trip.
+            with datastore.get_connection() as conn, conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT ids.id, (SELECT e.originator_version FROM buddo_events e"
+                    " WHERE e.originator_id = ids.id"
+                    " ORDER BY e.originator_version DESC LIMIT 1) AS version"
+                    " FROM unnest(%s::uuid[]) AS ids(id)",
+                    (list(ids),),
+                    prepare=True,
+                )
+                rows = [_as_tuple(row) for row in cursor.fetchall()]
+        else:
+            marks = ", ".join(["(?)"] * len(ids))  # only placeholders are interpolated
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"WITH ids(id) AS (VALUES {marks})"  # noqa: S608
+                    " SELECT ids.id, (SELECT e.originator_version FROM stored_events e"
+                    " WHERE e.originator_id = ids.id"
+                    " ORDER BY e.originator_version DESC LIMIT 1) FROM ids",
+                    [aggregate.hex for aggregate in ids],
+                )
+                rows = [_as_tuple(row) for row in cursor.fetchall()]
+        return {
+            identifier if isinstance(identifier, UUID) else UUID(identifier): int(version)
+            for identifier, version in rows
+            if version is not None
+        }
+
     def create_schema(self, statements: Sequence[str]) -> None:
         """Create the event tables and then `statements` (read models), once, under a lock."""
         with self._schema_lock():
