@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +22,7 @@ from commands.audit_chain import CHAIN_TABLE, CHECKPOINT_TABLE
 from commands.audit_db import AuditDb, Query
 from ledger import merkle
 from ledger.errors import NotFoundError, ValidationError
+from ledger.times import iso_z
 
 CHECKPOINT_EVERY = 1_000
 CHECKPOINT_SECONDS = 60.0
@@ -154,7 +155,7 @@ def write_checkpoint(db: AuditDb, key: Ed25519PrivateKey, now: datetime) -> Chec
         frontier.extend(leaf_hashes(q, frontier.size, size))
     if frontier.size != size:
         raise RuntimeError(f"the chain has gaps: {frontier.size} leaves, head says {size}")
-    signed_at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    signed_at = iso_z(now)
     root = frontier.root()
     jwk = public_jwk(key.public_key())
     signature = key.sign(checkpoint_message(size, root, signed_at))

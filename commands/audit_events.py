@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from commands.audit_chain import CHAIN_TABLE, originator_text
 from commands.audit_db import AuditDb
+from ledger.times import iso_z
 
 MAX_PAGE = 1_000
 
@@ -19,7 +20,7 @@ def recorded_at(state: bytes) -> str | None:
         moment = datetime.fromisoformat(str(stamp))
     except (ValueError, KeyError, TypeError):
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_z(moment)
 
 
 def events_page(db: AuditDb, after: int, limit: int) -> dict[str, object]:

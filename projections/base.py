@@ -6,25 +6,22 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from ledger import times
+
 Event = DomainEventProtocol[UUID]
 TRACKING_TABLE = "projection_tracking"
+iso_z = times.iso_z  # the read models' time format (ledger.times), for every projection
 
 
 class Sql(Protocol):
     """A write transaction: run a statement with `%s` placeholders."""
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> None: ...
-
-
-def iso_z(moment: datetime) -> str:
-    """ISO-8601 in UTC with a `Z`, to the microsecond (the spec's time format)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Projection(ABC):
