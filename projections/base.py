@@ -90,18 +90,14 @@ def advance_tracking(sql: Sql, projections: Sequence[Projection], position: int)
 
 
 def rows_digest(rows: Sequence[Sequence[Any]]) -> str:
-    """SHA-256 over canonical JSON of rows: equal rows give equal digests on any backend."""
+    """SHA-256 over canonical JSON of rows: equal rows give equal digests on any backend
+    (integers, text and nulls as JSON; anything else as its text)."""
     digest = hashlib.sha256()
+    encode = json.JSONEncoder(default=str).encode
     for row in rows:
-        digest.update(json.dumps([_plain(value) for value in row]).encode())
+        digest.update(encode(row).encode())
         digest.update(b"\n")
     return digest.hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, int | str) or value is None:
-        return value
-    return str(value)
 
 
 class InlineProjections:
