@@ -1,6 +1,7 @@
 """Ad commands (spec 6.3): launch a funded campaign, serve an ad, record a reported event.
 
-Launching is one `campaign_funding` entry saved with the Campaign. A reported event is decided
+Launching is one `campaign_funding` entry saved with the Campaign; closing is its Closed event
+and a `campaign_refund` entry of whatever is left. A reported event is decided
 afresh on every retry from freshly loaded aggregates (the campaign's account, the user's hourly
 quota, the serve) while the accounts' locks are held, and its AdEvent, quota, serve and payout
 entry are saved in one transaction, so the cap and the budget hold across processes too.
@@ -67,6 +68,22 @@ class CampaignLaunched:
     campaign: Campaign
     position: int
     replayed: bool
+
+
+@dataclass(frozen=True)
+class CloseCampaign:
+    """An admin closes a campaign; what is left in it goes back to the advertiser."""
+
+    campaign_id: UUID
+
+
+@dataclass(frozen=True)
+class CampaignClosed:
+    """The closed campaign, how much went back, and where its events are."""
+
+    campaign: Campaign
+    refunded: int
+    position: int
 
 
 @dataclass(frozen=True)
@@ -145,6 +162,14 @@ def payout_postings(
     return tuple(postings)
 
 
+def refund_postings(campaign: Campaign, amount: int) -> tuple[Posting, ...]:
+    """Campaign -amount; the advertiser +amount."""
+    return (
+        Posting(account_name(AccountKind.CAMPAIGN, campaign.id), -amount),
+        Posting(account_name(AccountKind.USER, campaign.advertiser_user_id), amount),
+    )
+
+
 class AdHandlers:
     """The ad commands' handlers, over the store and the journal."""
 
@@ -154,7 +179,12 @@ class AdHandlers:
         self.clock = clock
 
     def table(self) -> dict[type, Callable[..., object]]:
-        return {LaunchCampaign: self.launch, ServeAd: self.serve, RecordAdEvent: self.record}
+        return {
+            LaunchCampaign: self.launch,
+            CloseCampaign: self.close,
+            ServeAd: self.serve,
+            RecordAdEvent: self.record,
+        }
 
     def launch(self, command: LaunchCampaign) -> CampaignLaunched:
         terms = command.terms.checked()
@@ -175,6 +205,35 @@ class AdHandlers:
         entry = self.journal.record(plan, extras=campaign)
         launched = get_as(self.store, campaign_id, Campaign)
         return CampaignLaunched(launched, entry.position, entry.replayed)
+
+    def close(self, command: CloseCampaign) -> CampaignClosed:
+        campaign = self.campaign(command.campaign_id)
+        names = [p.account for p in refund_postings(campaign, 1)]
+        with self.journal.locks.hold(names):
+            return with_retries(
+                lambda: self.attempt_close(command.campaign_id), self.journal.max_attempts
+            )
+
+    def attempt_close(self, campaign_id: UUID) -> CampaignClosed:
+        """One try on a fresh campaign and balance: the Closed event and the refund entry in
+        one transaction (a concurrent close or payout makes it an IntegrityError: try again)."""
+        campaign = self.campaign(campaign_id)
+        left = self.balance(campaign_id)
+        campaign.close(left)  # 409 when already closed
+        if left == 0:
+            return CampaignClosed(campaign, 0, self.store.record(campaign))
+        plan = MovePoints(
+            kind=EntryKind.CAMPAIGN_REFUND,
+            postings=refund_postings(campaign, left),
+            memo=f"Campaign closed: {campaign.name}",
+            metadata={"campaign_id": str(campaign_id)},
+        ).plan()
+        try:
+            entry = self.journal.attempt(plan, extras=lambda: [campaign])
+        except InsufficientPointsError as refusal:
+            # A payout took points after we read the balance: decide again from scratch.
+            raise IntegrityError("the campaign's balance moved under the close") from refusal
+        return CampaignClosed(campaign, left, entry.position)
 
     def check_advertiser(self, user_id: UUID) -> None:
         try:

@@ -1,4 +1,5 @@
-"""Ads (spec 6.3): admins launch funded campaigns; apps get an ad to show and report events."""
+"""Ads (spec 6.3): admins launch funded campaigns and close them (the rest goes back to the
+advertiser); apps get an ad to show and report events."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from commands.ads import (
     AdEventRecorded,
     AdServed,
     CampaignLaunched,
+    CloseCampaign,
     LaunchCampaign,
     RecordAdEvent,
     ServeAd,
 )
 from http_api.authn import APP_PRINCIPAL, PRINCIPAL
-from http_api.external_api import REPLAYED_HEADER, caller_scope, idempotency
+from http_api.external_api import EMPTY, REPLAYED_HEADER, caller_scope, idempotency
 from http_api.keys import SERVICES
 from http_api.parsing import Body, Field, path_uuid, query_value, read_body
 from http_api.routes import Route, Schema
@@ -89,6 +91,8 @@ def launched_json(launched: CampaignLaunched) -> dict[str, Any]:
         "advertiser_user_id": str(campaign.advertiser_user_id),
         "bitcoin_tier": campaign.bitcoin_tier,
         "inserted_at": iso_z(campaign.created_on),
+        "refunded": 0,
+        "closed_at": None,
     }
 
 
@@ -116,6 +120,17 @@ async def campaign(request: web.Request) -> web.Response:
     """A campaign now: what it has spent, and whether it is still served."""
     found = await ads_queries.campaign(request.app[SERVICES].reads, path_uuid(request, "id"))
     return web.json_response({"campaign": found.as_json()})
+
+
+async def close_campaign(request: web.Request) -> web.Response:
+    """Close a campaign: no more serves or payouts, and what is left goes back to the
+    advertiser in one `campaign_refund` entry (409 when it is already closed)."""
+    services = request.app[SERVICES]
+    campaign_id = path_uuid(request, "id")
+    await read_body(request, EMPTY)
+    await services.bus.execute(CloseCampaign(campaign_id))
+    closed = await ads_queries.campaign(services.reads, campaign_id)  # inline: already there
+    return web.json_response({"campaign": closed.as_json()})
 
 
 async def serve(request: web.Request) -> web.Response:
@@ -180,10 +195,12 @@ CAMPAIGN_FIELDS: Schema = {
     "user_reward": INTEGER,
     "budget": INTEGER,
     "spent": INTEGER,
-    "status": {"type": "string", "enum": ["active", "exhausted"]},
+    "status": {"type": "string", "enum": ["active", "exhausted", "closed"]},
     "advertiser_user_id": STRING,
     "bitcoin_tier": NULLABLE,
     "inserted_at": STRING,
+    "refunded": INTEGER,
+    "closed_at": NULLABLE,
 }
 SERVED_FIELDS = (
     "id",
@@ -235,6 +252,16 @@ ADS_ROUTES = [
         "/api/admin/ads/campaigns/{id}",
         campaign,
         "A campaign with what it has spent and its status",
+        "ads",
+        auth="admin",
+        parameters=ID,
+        responses={200: wrapped("campaign", object_schema(CAMPAIGN_FIELDS))},
+    ),
+    Route(
+        "POST",
+        "/api/admin/ads/campaigns/{id}/close",
+        close_campaign,
+        "Close a campaign; what is left in it goes back to the advertiser",
         "ads",
         auth="admin",
         parameters=ID,

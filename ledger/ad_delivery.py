@@ -120,8 +120,9 @@ def decide_payout(
     serve: AdServe | None,
 ) -> Payout:
     """What one reported event is paid, given the campaign's balance now, the user's paid
-    events this hour and the serve it reports (if any); UNPAID when a rule says no."""
-    if balance < campaign.cost_of_next_payout or not quota.has_room:
+    events this hour and the serve it reports (if any); UNPAID when a rule says no (a closed
+    campaign pays nothing)."""
+    if campaign.closed or balance < campaign.cost_of_next_payout or not quota.has_room:
         return UNPAID
     if event_type == IMPRESSION and serve is not None and serve.paid_impression is not None:
         return UNPAID

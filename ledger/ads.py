@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.accounts import MAX_AMOUNT, check_amount
-from ledger.errors import ValidationError
+from ledger.errors import ConflictError, ValidationError
 
 SURFACE_TYPES = ("banner", "video", "interstitial", "native", "rewarded")
 EVENT_TYPES = ("impression", "click")
@@ -135,6 +135,25 @@ class Campaign(Aggregate):
         self.rake = rake
         self.bitcoin_tier = bitcoin_tier
         self.entry_id = entry_id
+        self.closed = False
+        self.refunded = 0
+
+    class Closed(Aggregate.Event):
+        """An admin closed the campaign: it is served and paid no more, and the `refunded`
+        points left in it went back to the advertiser (in the same transaction)."""
+
+        refunded: int
+
+    def close(self, refunded: int) -> None:
+        """Close the campaign, giving back `refunded` points; a closed one cannot close again."""
+        if self.closed:
+            raise ConflictError("The campaign is already closed.")
+        self._closed(refunded)
+
+    @event(Closed)
+    def _closed(self, refunded: int) -> None:
+        self.closed = True
+        self.refunded = refunded
 
     @classmethod
     def launch(

@@ -26,6 +26,7 @@ class EntryKind(Enum):
     TRANSFER = "transfer"  # a user pays another user
     CAMPAIGN_FUNDING = "campaign_funding"  # an advertiser funds a campaign (rake to revenue)
     AD_PAYOUT = "ad_payout"  # a campaign pays an app for an ad event
+    CAMPAIGN_REFUND = "campaign_refund"  # a closed campaign's points go back to the advertiser
     AD_REWARD = "ad_reward"  # a campaign rewards a viewer of a rewarded ad (an award)
     AWARD = "award"  # the treasury awards a user (education)
     DEPLOYMENT_CHARGE = "deployment_charge"  # an app pays revenue for a deployment tier

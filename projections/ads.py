@@ -1,4 +1,6 @@
 """CampaignView: one row per launched campaign; its money is the `balances` row of its account.
+A closed campaign also has a row in `campaign_closures` (a table of its own, so that stores made
+before campaigns could close need no migration).
 
 Written inline: serving reads it to pick a campaign that can still pay, so it must not lag.
 """
@@ -24,6 +26,11 @@ class CampaignProjection(Projection):
             " inserted_at TEXT NOT NULL)",
             "id",
         ),
+        "campaign_closures": (
+            "CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY,"
+            " refunded BIGINT NOT NULL, closed_at TEXT NOT NULL, position BIGINT NOT NULL)",
+            "id",
+        ),
     }
 
     def schema(self) -> list[str]:
@@ -34,6 +41,13 @@ class CampaignProjection(Projection):
         ]
 
     def apply(self, sql: Sql, position: int, event: Event) -> None:
+        if isinstance(event, Campaign.Closed):
+            sql.execute(
+                f"INSERT INTO {self.table('campaign_closures')} (id, refunded, closed_at,"
+                " position) VALUES (%s, %s, %s, %s)",
+                (str(event.originator_id), event.refunded, iso_z(event.timestamp), position),
+            )
+            return
         if not isinstance(event, Campaign.Launched):
             return
         campaign_id = event.originator_id

@@ -9,10 +9,11 @@ from uuid import UUID
 from ledger.errors import NotFoundError
 from projections.db import ReadDatabase, Row
 
-# A campaign's money is its account's balance (0 once it never moved or is spent).
+# A campaign's money is its account's balance (0 once it never moved, is spent, or was refunded).
 CAMPAIGN_QUERY = (
-    "SELECT c.*, COALESCE(b.balance, 0) AS balance FROM campaigns c"
+    "SELECT c.*, COALESCE(b.balance, 0) AS balance, x.refunded, x.closed_at FROM campaigns c"
     " LEFT JOIN balances b ON b.account = c.account"
+    " LEFT JOIN campaign_closures x ON x.id = c.id"
 )
 
 
@@ -32,14 +33,20 @@ class CampaignView:
     advertiser_user_id: str
     bitcoin_tier: str | None
     inserted_at: str
+    refunded: int = 0
+    closed_at: str | None = None
 
     @property
     def spent(self) -> int:
-        return self.budget - self.balance
+        """What events were paid: the budget less what is left and what went back."""
+        return self.budget - self.balance - self.refunded
 
     @property
     def status(self) -> str:
-        """`exhausted` once the balance cannot cover the next payout (it is no longer served)."""
+        """`closed` once an admin closed it; else `exhausted` once the balance cannot cover the
+        next payout (either way it is no longer served), else `active`."""
+        if self.closed_at is not None:
+            return "closed"
         return "active" if self.balance >= self.cost else "exhausted"
 
     def as_json(self) -> dict[str, Any]:
@@ -56,6 +63,8 @@ class CampaignView:
             "advertiser_user_id": self.advertiser_user_id,
             "bitcoin_tier": self.bitcoin_tier,
             "inserted_at": self.inserted_at,
+            "refunded": self.refunded,
+            "closed_at": self.closed_at,
         }
 
 
@@ -73,6 +82,8 @@ def _view(row: Row) -> CampaignView:
         advertiser_user_id=row["advertiser_user_id"],
         bitcoin_tier=row["bitcoin_tier"],
         inserted_at=row["inserted_at"],
+        refunded=int(row["refunded"] or 0),
+        closed_at=row["closed_at"],
     )
 
 
@@ -89,7 +100,7 @@ async def servable(db: ReadDatabase, surface_type: str) -> CampaignView | None:
     event (ties: the oldest launch first), or None when no funded campaign fits."""
     row = await db.fetch_one(
         CAMPAIGN_QUERY + " WHERE c.surface_type = %s AND COALESCE(b.balance, 0) >= c.cost"
-        " ORDER BY balance DESC, c.position ASC LIMIT 1",
+        " AND x.id IS NULL ORDER BY balance DESC, c.position ASC LIMIT 1",
         (surface_type,),
     )
     return _view(row) if row is not None else None

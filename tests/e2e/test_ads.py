@@ -409,3 +409,99 @@ async def test_concurrent_impressions_of_one_serve_pay_once(
     assert sorted(event["payout_rate_snapshot"] for event in events) == [0] * 7 + [5]
     assert (await balances(client))[f"app:{world.app.id}"] == 5
     await assert_books_balance(client)
+
+
+async def advertised(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+    **fields: Any,
+) -> tuple[Connected, Person, dict[str, Any]]:
+    """A connected user's world, an advertiser granted 1,000 points, and their campaign."""
+    world = await connected_user(client, settings.data_dir)
+    advertiser = await verified_person(client, settings.data_dir)
+    await world.grant(advertiser, 1_000)
+    return world, advertiser, await launch(world, advertiser, **fields)
+
+
+async def close(world: Connected, campaign_id: str) -> Any:
+    return await world.client.post(f"{CAMPAIGNS}/{campaign_id}/close", headers=world.admin.auth)
+
+
+async def test_closing_gives_what_is_left_back_to_the_advertiser_in_one_entry(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, advertiser, campaign = await advertised(client, settings, payout_rate=7)  # 900 left
+    for _ in range(3):
+        assert (await report(world, campaign["id"], "click"))["payout_rate_snapshot"] == 7
+    app_before = (await balances(client))[f"app:{world.app.id}"]
+
+    response = await close(world, campaign["id"])
+
+    assert response.status == 200, await response.text()
+    closed = (await response.json())["campaign"]
+    assert (closed["status"], closed["refunded"], closed["spent"]) == ("closed", 879, 21)
+    assert closed["closed_at"] is not None
+    assert await campaign_now(world, campaign["id"]) == closed
+    books = await balances(client)
+    assert books[f"campaign:{campaign['id']}"] == 0
+    assert books[f"user:{advertiser.user['id']}"] == 879
+    assert books[f"app:{world.app.id}"] == app_before
+    refunds = await client.server.app[SERVICES].reads.fetch_all(
+        "SELECT account, entry_id, delta FROM account_history WHERE kind = %s",
+        ("campaign_refund",),
+    )
+    assert len({row["entry_id"] for row in refunds}) == 1
+    assert sorted((row["account"], row["delta"]) for row in refunds) == sorted(
+        [(f"campaign:{campaign['id']}", -879), (f"user:{advertiser.user['id']}", 879)]
+    )
+    await assert_books_balance(client)
+
+
+async def test_a_closed_campaign_is_not_served_and_pays_nothing(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, _, campaign = await advertised(client, settings, surface_type="native")
+    assert (await close(world, campaign["id"])).status == 200
+    app_before = (await balances(client)).get(f"app:{world.app.id}", 0)
+
+    unserved = await world.client.get(SERVE, params={"surface_type": "native"}, headers=world.auth)
+    event = await report(world, campaign["id"], "impression", surface_type="native")
+
+    assert unserved.status == 404
+    assert event["payout_rate_snapshot"] == 0
+    assert (await balances(client)).get(f"app:{world.app.id}", 0) == app_before
+
+
+async def test_closing_twice_is_409_and_only_admins_may_close(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, _, campaign = await advertised(client, settings)
+    path = f"{CAMPAIGNS}/{campaign['id']}/close"
+
+    assert (await world.client.post(path, headers=world.owner.auth)).status == 403
+    assert (await world.client.post(path)).status == 401
+    assert (await close(world, "00000000-0000-4000-8000-000000000000")).status == 404
+    assert (await close(world, "not-a-uuid")).status == 404
+    assert (await close(world, campaign["id"])).status == 200
+    before = await balances(client)
+    again = await close(world, campaign["id"])
+
+    assert again.status == 409
+    assert (await again.json())["error"] == "conflict"
+    assert await balances(client) == before
+
+
+async def test_two_concurrent_closes_refund_once(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, advertiser, campaign = await advertised(client, settings)
+
+    answers = await asyncio.gather(close(world, campaign["id"]), close(world, campaign["id"]))
+
+    assert sorted(answer.status for answer in answers) == [200, 409]
+    assert (await balances(client))[f"user:{advertiser.user['id']}"] == 900
+    await assert_books_balance(client)

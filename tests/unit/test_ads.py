@@ -92,6 +92,16 @@ def test_a_campaign_that_cannot_cover_its_next_payout_pays_nothing() -> None:
     assert decide_payout(ad, 6, "click", quota_for(ad), None) == UNPAID
 
 
+def test_a_closed_campaign_pays_nothing_and_cannot_close_again() -> None:
+    ad = campaign(payout=5, budget=100)
+    ad.close(refunded=90)
+
+    assert (ad.closed, ad.refunded) == (True, 90)
+    assert decide_payout(ad, 1_000, "click", quota_for(ad), None) == UNPAID
+    with pytest.raises(ConflictError):
+        ad.close(refunded=0)
+
+
 def test_a_budget_below_one_payout_after_the_rake_launches_exhausted() -> None:
     assert campaign(payout=5, budget=5).status_at_launch == "active"  # no rake under 10
     assert campaign(payout=10, budget=10).status_at_launch == "exhausted"  # 10 - 1 < 10
