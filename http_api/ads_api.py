@@ -202,6 +202,7 @@ CAMPAIGN_FIELDS: Schema = {
     "refunded": INTEGER,
     "closed_at": NULLABLE,
 }
+CAMPAIGN_SCHEMA = wrapped("campaign", object_schema(CAMPAIGN_FIELDS))
 SERVED_FIELDS = (
     "id",
     "name",
@@ -245,7 +246,7 @@ ADS_ROUTES = [
         auth="admin",
         request=LAUNCH.schema(),
         parameters=(IDEMPOTENCY_HEADER,),
-        responses={201: wrapped("campaign", object_schema(CAMPAIGN_FIELDS))},
+        responses={201: CAMPAIGN_SCHEMA},
     ),
     Route(
         "GET",
@@ -255,7 +256,7 @@ ADS_ROUTES = [
         "ads",
         auth="admin",
         parameters=ID,
-        responses={200: wrapped("campaign", object_schema(CAMPAIGN_FIELDS))},
+        responses={200: CAMPAIGN_SCHEMA},
     ),
     Route(
         "POST",
@@ -265,7 +266,7 @@ ADS_ROUTES = [
         "ads",
         auth="admin",
         parameters=ID,
-        responses={200: wrapped("campaign", object_schema(CAMPAIGN_FIELDS))},
+        responses={200: CAMPAIGN_SCHEMA},
     ),
     Route(
         "GET",

@@ -427,6 +427,15 @@ async def close(world: Connected, campaign_id: str) -> Any:
     return await world.client.post(f"{CAMPAIGNS}/{campaign_id}/close", headers=world.admin.auth)
 
 
+async def refund_postings(client: TestClient) -> list[Any]:  # type: ignore[type-arg]
+    """Every posting of a `campaign_refund` entry, from the history read model."""
+    rows: list[Any] = await client.server.app[SERVICES].reads.fetch_all(
+        "SELECT account, entry_id, delta FROM account_history WHERE kind = %s",
+        ("campaign_refund",),
+    )
+    return rows
+
+
 async def test_closing_gives_what_is_left_back_to_the_advertiser_in_one_entry(
     client: TestClient,  # type: ignore[type-arg]
     settings: Settings,
@@ -447,15 +456,32 @@ async def test_closing_gives_what_is_left_back_to_the_advertiser_in_one_entry(
     assert books[f"campaign:{campaign['id']}"] == 0
     assert books[f"user:{advertiser.user['id']}"] == 879
     assert books[f"app:{world.app.id}"] == app_before
-    refunds = await client.server.app[SERVICES].reads.fetch_all(
-        "SELECT account, entry_id, delta FROM account_history WHERE kind = %s",
-        ("campaign_refund",),
-    )
+    refunds = await refund_postings(client)
     assert len({row["entry_id"] for row in refunds}) == 1
     assert sorted((row["account"], row["delta"]) for row in refunds) == sorted(
         [(f"campaign:{campaign['id']}", -879), (f"user:{advertiser.user['id']}", 879)]
     )
     await assert_books_balance(client)
+
+
+async def test_closing_a_spent_campaign_closes_it_and_moves_nothing(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, _, campaign = await advertised(client, settings, payout_rate=900)  # 900 left
+    assert (await report(world, campaign["id"], "click"))["payout_rate_snapshot"] == 900
+    before = await balances(client)
+
+    response = await world.client.post(
+        f"{CAMPAIGNS}/{campaign['id']}/close", json={}, headers=world.admin.auth
+    )
+
+    assert response.status == 200, await response.text()
+    closed = (await response.json())["campaign"]
+    assert (closed["status"], closed["refunded"], closed["spent"]) == ("closed", 0, 900)
+    assert closed["closed_at"] is not None
+    assert await balances(client) == before
+    assert await refund_postings(client) == []
 
 
 async def test_a_closed_campaign_is_not_served_and_pays_nothing(
@@ -504,4 +530,23 @@ async def test_two_concurrent_closes_refund_once(
 
     assert sorted(answer.status for answer in answers) == [200, 409]
     assert (await balances(client))[f"user:{advertiser.user['id']}"] == 900
+    await assert_books_balance(client)
+
+
+async def test_payouts_racing_a_close_land_before_it_or_are_unpaid(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, advertiser, campaign = await advertised(client, settings)  # 900 left, 5 a click
+    clicks = [report(world, campaign["id"], "click") for _ in range(10)]
+
+    closing, *events = await asyncio.gather(close(world, campaign["id"]), *clicks)
+
+    assert closing.status == 200, await closing.text()
+    paid = sum(event["payout_rate_snapshot"] for event in events)
+    closed = (await closing.json())["campaign"]
+    assert (closed["refunded"], closed["spent"]) == (900 - paid, paid)
+    books = await balances(client)
+    assert books[f"user:{advertiser.user['id']}"] == 900 - paid
+    assert books.get(f"campaign:{campaign['id']}", 0) == 0
     await assert_books_balance(client)
