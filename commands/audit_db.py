@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.rows import tuple_row
 
-from commands.store import BuddoStore
+from commands.store import NO_IDLE_TIMEOUT, BuddoStore
 
 FETCH_SIZE = 10_000
 
@@ -72,6 +72,7 @@ class AuditDb:
         with datastore.transaction(commit=False) as cursor:
             if self.backend == "postgres":
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute(NO_IDLE_TIMEOUT)  # the reader may think for a while between queries
             yield Query(cursor, self.backend)
 
     @contextlib.contextmanager

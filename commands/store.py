@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 # A session-level advisory lock key ("buddo" in ASCII): one process at a time creates tables.
 SCHEMA_LOCK_KEY = 0x6275646430
+# For read-only snapshots on PostgreSQL (rebuild digests, audit reads). The library sets
+# idle_in_transaction_session_timeout (5 s) on every connection, which guards the writers'
+# table lock; a reader holds no lock, and between two queries it may spend longer than that
+# digesting millions of rows (a replay of 1,000,000 events did), so its snapshot is exempt.
+NO_IDLE_TIMEOUT = "SET LOCAL idle_in_transaction_session_timeout = 0"
 
 Recorded = Sequence[tuple[int, DomainEventProtocol[UUID]]]
 
@@ -279,6 +284,7 @@ class BuddoStore(Application[UUID]):
         with datastore.transaction(commit=False) as cursor:
             if self.config.backend == "postgres":
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute(NO_IDLE_TIMEOUT)  # the reader may think for a while between queries
             for statement in statements:
                 cursor.execute(statement)
                 results.append([_as_tuple(row) for row in cursor.fetchall()])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +33,8 @@ from projections.runner import rebuild
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Ed25519PrivateKey.generate()
+
+WRITERS_IDLE_LIMIT_SECONDS = 5  # eventsourcing's idle_in_transaction_session_timeout
 
 
 def verifier() -> ModuleType:
@@ -228,3 +231,13 @@ def test_a_store_made_before_the_chain_is_chained_on_start(
     store.create_schema(registry.schema_statements())
     assert verify_chain(AuditDb(store), None).discrepancy is None
     assert verify_chain(AuditDb(store), None).events == store.max_position()
+
+
+@pytest.mark.slow
+def test_an_auditor_may_pause_between_queries_longer_than_writers_may(store: BuddoStore) -> None:
+    """A replay of a large log digests millions of rows between two queries of one snapshot;
+    the 5-second idle limit that guards the writers' table lock must not end its snapshot."""
+    with AuditDb(store).read() as q:
+        assert q.one("SELECT 1") == (1,)
+        time.sleep(WRITERS_IDLE_LIMIT_SECONDS + 1)
+        assert q.one("SELECT 2") == (2,)
