@@ -35,8 +35,8 @@ from ledger.ads import (
     check_surface,
 )
 from ledger.errors import NotFoundError, ValidationError
+from ledger.times import iso_z
 from projections import ads_queries
-from projections.base import iso_z
 
 DEFAULT_SURFACE = "banner"  # spec 6.3: an event's surface_type defaults to banner
 SURFACE = Field("string", enum=SURFACE_TYPES)

@@ -23,8 +23,8 @@ from http_api.views import (
     user_schema,
     wrapped,
 )
+from ledger.times import iso_z
 from projections import user_queries
-from projections.base import iso_z
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from ledger.accounts import MAX_AMOUNT, AccountKind, account_name
 from ledger.errors import ValidationError
 from ledger.idempotency import check_key
 from ledger.journal import MAX_MEMO_LENGTH, MAX_METADATA_KEYS
+from ledger.times import iso_z
 from projections import external_queries, queries, user_queries
-from projections.base import iso_z
 
 EXTERNAL_USER_FIELDS = ("id", "username", "email", "tier", "email_verified")
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -18,9 +18,9 @@ from commands.audit import chain_head, latest_checkpoint
 from commands.audit_db import AuditDb, Query
 from http_api.cli_support import fail, reading_store
 from http_api.settings import Settings
+from ledger.times import iso_z
 from projections import audit_queries
 from projections.audit_queries import JOURNAL_COLUMNS, TrialBalance
-from projections.base import iso_z
 
 
 def parse_time(text: str) -> str:

@@ -44,8 +44,8 @@ from ledger.errors import (
     UnauthorizedError,
 )
 from ledger.oauth import ALL_SCOPES
+from ledger.times import iso_z
 from projections import oauth_queries
-from projections.base import iso_z
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 OPAQUE = Field("string", required=False, max_length=512)

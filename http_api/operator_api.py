@@ -19,8 +19,8 @@ from http_api.routes import Route, Schema
 from http_api.views import INTEGER, STRING, wrapped
 from ledger.accounts import MAX_AMOUNT, AccountKind, account_name
 from ledger.errors import ForbiddenError, ValidationError
+from ledger.times import iso_z
 from projections import external_queries, oauth_queries, user_queries
-from projections.base import iso_z
 from projections.db import ReadDatabase
 from projections.oauth_queries import AppView
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ledger.accounts import AccountKind, account_name
 from ledger.ads import Campaign, cost_of_next_payout
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 
 class CampaignProjection(Projection):

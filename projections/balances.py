@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ledger.journal import JournalEntry
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 
 class BalanceProjection(Projection):

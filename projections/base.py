@@ -11,11 +11,8 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-from ledger import times
-
 Event = DomainEventProtocol[UUID]
 TRACKING_TABLE = "projection_tracking"
-iso_z = times.iso_z  # the read models' time format (ledger.times), for every projection
 
 
 class Sql(Protocol):
@@ -91,7 +88,8 @@ def advance_tracking(sql: Sql, projections: Sequence[Projection], position: int)
 
 def rows_digest(rows: Sequence[Sequence[Any]]) -> str:
     """SHA-256 over canonical JSON of rows: equal rows give equal digests on any backend
-    (integers, text and nulls as JSON; anything else as its text)."""
+    (numbers, text, booleans and nulls as JSON; anything else, such as a Decimal, as its
+    text)."""
     digest = hashlib.sha256()
     encode = json.JSONEncoder(default=str).encode
     for row in rows:

@@ -10,8 +10,9 @@ from eventsourcing.domain import AggregateEvent
 
 from ledger.grants import Connection, Grant
 from ledger.oauth import OAuthApp
+from ledger.times import iso_z
 from ledger.users import User
-from projections.base import Event, Projection, Sql, iso_z
+from projections.base import Event, Projection, Sql
 
 # Events that revoke every OAuth token of an app, with the reason recorded.
 APP_REVOCATIONS: dict[type[AggregateEvent], str] = {

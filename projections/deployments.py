@@ -7,7 +7,8 @@ import json
 from eventsourcing.domain import AggregateEvent
 
 from ledger.deployments import Deployment
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 HOST = "simulated"
 HEALTH_BY_STATUS = {

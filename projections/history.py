@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from ledger.journal import JournalEntry
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 
 class HistoryProjection(Projection):

@@ -7,7 +7,8 @@ import json
 from eventsourcing.domain import AggregateEvent
 
 from ledger.learning import LearningProgress
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 
 class LearningProjection(Projection):

@@ -9,7 +9,8 @@ from eventsourcing.domain import AggregateEvent
 
 from ledger.grants import Connection, Grant
 from ledger.oauth import OAuthApp, ScopeRequest
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 APP_FLAGS: dict[type[AggregateEvent], tuple[str, int]] = {
     OAuthApp.Suspended: ("suspended", 1),

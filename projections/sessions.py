@@ -6,7 +6,8 @@ from eventsourcing.domain import AggregateEvent
 
 from ledger.grants import Grant
 from ledger.sessions import AppSession
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 
 class SessionsProjection(Projection):

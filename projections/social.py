@@ -5,7 +5,8 @@ from __future__ import annotations
 from eventsourcing.domain import AggregateEvent
 
 from ledger.social import Block, ChatChannel, ChatMessage, Friendship
-from projections.base import Event, Projection, Sql, iso_z
+from ledger.times import iso_z
+from projections.base import Event, Projection, Sql
 
 FRIENDSHIP_EVENTS = (
     Friendship.Requested,

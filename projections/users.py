@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from eventsourcing.domain import AggregateEvent
 
+from ledger.times import iso_z
 from ledger.users import User
-from projections.base import Event, Projection, Sql, iso_z
+from projections.base import Event, Projection, Sql
 
 FLAG_EVENTS: dict[type[AggregateEvent], tuple[str, int]] = {
     User.EmailVerified: ("email_verified", 1),

@@ -14,7 +14,7 @@ from commands.bus import CommandBus
 from commands.store import BuddoStore
 from ledger.errors import OAuthProtocolError
 from ledger.grants import Grant
-from projections.base import iso_z
+from ledger.times import iso_z
 from tests.integration.grant_helpers import (
     START,
     Client,

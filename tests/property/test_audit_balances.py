@@ -20,8 +20,8 @@ from commands.points import GrantPoints, TransferPoints
 from commands.store import BuddoStore
 from ledger.errors import InsufficientPointsError
 from ledger.journal import JournalEntry
+from ledger.times import iso_z
 from projections import audit_queries
-from projections.base import iso_z
 
 USERS = tuple(UUID(f"00000000-0000-4000-8000-00000000000{i}") for i in range(1, 4))
 ACCOUNTS = ("treasury", *(f"user:{u}" for u in USERS))
