@@ -203,7 +203,7 @@ SCENARIO = Scenario(
         "`AUDIT_BENCH_EVENTS=1000000 .venv/bin/python -m benchmarks.run --only audit_replay`. "
         "Its first attempt found a bug: on PostgreSQL the replay's snapshot outlived the "
         "library's 5-second idle-in-transaction limit while digesting 2M history rows; "
-        "read-only snapshots are now exempt (`commands/store.py`, `NO_IDLE_TIMEOUT`).\n"
+        "read-only snapshots are now exempt (`commands/store.py`, `begin_snapshot`).\n"
         "- The export row counts events of the log per second; it writes one CSV row per "
         "posting (two per entry here)."
     ),

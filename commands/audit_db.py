@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg.rows import tuple_row
 
-from commands.store import NO_IDLE_TIMEOUT, BuddoStore
+from commands.store import BuddoStore, begin_snapshot
 
 FETCH_SIZE = 10_000
 
@@ -70,9 +70,7 @@ class AuditDb:
         """A read-only transaction that sees one consistent snapshot."""
         datastore: Any = self.store.recorder.datastore  # type: ignore[attr-defined]
         with datastore.transaction(commit=False) as cursor:
-            if self.backend == "postgres":
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                cursor.execute(NO_IDLE_TIMEOUT)  # the reader may think for a while between queries
+            begin_snapshot(cursor, self.backend)
             yield Query(cursor, self.backend)
 
     @contextlib.contextmanager

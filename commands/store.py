@@ -30,11 +30,6 @@ log = logging.getLogger(__name__)
 
 # A session-level advisory lock key ("buddo" in ASCII): one process at a time creates tables.
 SCHEMA_LOCK_KEY = 0x6275646430
-# For read-only snapshots on PostgreSQL (rebuild digests, audit reads). The library sets
-# idle_in_transaction_session_timeout (5 s) on every connection, which guards the writers'
-# table lock; a reader holds no lock, and between two queries it may spend longer than that
-# digesting millions of rows (a replay of 1,000,000 events did), so its snapshot is exempt.
-NO_IDLE_TIMEOUT = "SET LOCAL idle_in_transaction_session_timeout = 0"
 
 Recorded = Sequence[tuple[int, DomainEventProtocol[UUID]]]
 
@@ -153,6 +148,17 @@ class StoreConfig:
 
 
 A = TypeVar("A")
+
+
+def begin_snapshot(cursor: Any, backend: str) -> None:
+    """Make the transaction just begun on `cursor` one read-only snapshot. On PostgreSQL it is
+    also exempt from the 5 s idle-in-transaction limit the library puts on every connection:
+    that limit guards the writers' table lock, and a reader holds none, but between two queries
+    it may spend longer digesting millions of rows (a replay of 1,000,000 events did). SQLite's
+    transaction sees one snapshot from its first read."""
+    if backend == "postgres":
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
 
 
 def get_as(store: Application[UUID], aggregate_id: UUID, cls: type[A]) -> A:
@@ -282,9 +288,7 @@ class BuddoStore(Application[UUID]):
         datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
         results = []
         with datastore.transaction(commit=False) as cursor:
-            if self.config.backend == "postgres":
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                cursor.execute(NO_IDLE_TIMEOUT)  # the reader may think for a while between queries
+            begin_snapshot(cursor, self.config.backend)
             for statement in statements:
                 cursor.execute(statement)
                 results.append([_as_tuple(row) for row in cursor.fetchall()])
