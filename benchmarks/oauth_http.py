@@ -16,6 +16,7 @@ import base64
 import contextlib
 import email
 import hashlib
+import itertools
 import logging
 import os
 import secrets
@@ -150,11 +151,13 @@ async def _measure(
     connector = aiohttp.TCPConnector(limit=CLIENTS + 4)
     async with aiohttp.ClientSession(connector=connector) as session:
         await wait_until_healthy(session, buddo.server)
-        access_token = await _access_token(session, buddo.server.url, data_dir)
-        body = {"token": access_token}
-        bearer = {"Authorization": f"Bearer {access_token}"}
+        # One user, app and token per client: requests in flight together carry different
+        # tokens, as they would from real clients (the server looks them up together).
+        tokens = [await _access_token(session, buddo.server.url, data_dir) for _ in range(CLIENTS)]
+        bodies = [{"token": token} for token in tokens]
+        bearers = [{"Authorization": f"Bearer {token}"} for token in tokens]
         constant_url = f"{constant.server.url}{CONSTANT_PATH}"
-        get_user = _get(session, f"{buddo.server.url}/api/external/user", bearer)
+        get_user = _get(session, f"{buddo.server.url}/api/external/user", bearers)
         verify_url = f"{buddo.server.url}/api/oauth/token/verify"
         pairs: list[tuple[str, Case, Case]] = [
             (
@@ -167,12 +170,12 @@ async def _measure(
                 (
                     "POST /constant (aiohttp, reads the same body)",
                     constant,
-                    _post(session, constant_url, body),
+                    _post(session, constant_url, bodies),
                 ),
                 (
                     "POST /api/oauth/token/verify (introspection, active token)",
                     buddo,
-                    _post(session, verify_url, body, active=True),
+                    _post(session, verify_url, bodies, active=True),
                 ),
             ),
         ]
@@ -221,20 +224,26 @@ async def _interleaved(
 
 
 def _get(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+    session: aiohttp.ClientSession, url: str, headers: list[dict[str, str]] | None = None
 ) -> Request:
+    """GET `url`, each call with the next of `headers` in turn."""
+    turns = itertools.cycle(headers or [{}])
+
     async def get() -> None:
-        async with session.get(url, headers=headers) as response:
+        async with session.get(url, headers=next(turns)) as response:
             await expect(response, 200)
 
     return get
 
 
 def _post(
-    session: aiohttp.ClientSession, url: str, body: dict[str, str], *, active: bool = False
+    session: aiohttp.ClientSession, url: str, bodies: list[dict[str, str]], *, active: bool = False
 ) -> Request:
+    """POST to `url`, each call with the next of `bodies` in turn."""
+    turns = itertools.cycle(bodies)
+
     async def post() -> None:
-        async with session.post(url, json=body) as response:
+        async with session.post(url, json=next(turns)) as response:
             if active:
                 answer = await response.json()
                 if response.status != 200 or answer.get("active") is not True:

@@ -20,7 +20,7 @@ from http_api.keys import SERVICES
 from http_api.ratelimit import client_address, enforce_request
 from http_api.routes import Route
 from ledger.errors import ForbiddenError, UnauthorizedError
-from projections.oauth_queries import token_status
+from projections.oauth_queries import TOKEN_STATUS
 from projections.user_queries import jwt_status
 
 
@@ -112,7 +112,7 @@ async def authenticate_jwt(request: web.Request, token: str) -> Principal:
 
 async def authenticate_access_token(request: web.Request, token: str) -> AppPrincipal:
     """The app and user behind a live OAuth access token (the inline read model: never stale)."""
-    status = await token_status(request.app[SERVICES].reads, digest(token))
+    status = await request.app[SERVICES].reads.lookup(TOKEN_STATUS, digest(token))
     if status is None or status.kind != "access" or status.revoked or status.user_suspended:
         raise UnauthorizedError("The token is invalid.")
     if datetime.fromisoformat(status.expires_at) <= datetime.now(UTC):

@@ -189,7 +189,7 @@ async def introspect(request: web.Request) -> web.Response:
     app_id = None
     if client is not None:
         app_id = str(await services.bus.execute(grants.AuthenticateClient(client)))
-    status = await oauth_queries.token_status(services.reads, digest(body["token"]))
+    status = await services.reads.lookup(oauth_queries.TOKEN_STATUS, digest(body["token"]))
     if (
         status is None
         or status.revoked

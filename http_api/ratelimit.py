@@ -11,6 +11,7 @@ UnavailableError (503): the limiter fails closed, it never waves a login flood t
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import math
 import time
@@ -26,6 +27,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from ledger.errors import BuddoError, UnavailableError
+from projections.db import Coalescer
 
 Clock = Callable[[], float]
 # Spelled out, not imported from http_api.errors: that module imports this one.
@@ -187,14 +189,31 @@ def postgres_schema() -> list[str]:
     ]
 
 
-_PG_HIT = """
+# Every counter hit in one turn of the event loop, in one statement: one row per counter with
+# the number of hits it got, in a fixed order (two processes lock the rows alike: no deadlock).
+_PG_HITS = """
 INSERT INTO rate_limit_counters (name, key, window_index, count, expires_at)
-VALUES (%s, %s, %s, 1, %s)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])
+ORDER BY 1, 2, 3
 ON CONFLICT (name, key, window_index)
-DO UPDATE SET count = rate_limit_counters.count + 1
-RETURNING count
+DO UPDATE SET count = rate_limit_counters.count + excluded.count
+RETURNING name, key, window_index, count
 """
 _PG_SWEEP = "DELETE FROM rate_limit_counters WHERE expires_at <= %s"
+
+# (limit name, key, window index, window end)
+Counter = tuple[str, str, int, int]
+
+
+class _Tally(Coalescer[Counter, int]):
+    """Counts the hits of one turn of the event loop together; each hit still gets its own
+    place in its window (the counts of a counter's hits are consecutive, in arrival order)."""
+
+    def _settle(self, futures: list[asyncio.Future[int | None]], value: int | None) -> None:
+        first = (value or 0) - len(futures) + 1
+        for place, future in enumerate(futures, start=first):
+            if not future.done():  # a cancelled request's hit is counted all the same
+                future.set_result(place)
 
 
 class PostgresRateLimiter:
@@ -204,25 +223,29 @@ class PostgresRateLimiter:
         self._pool = pool  # borrowed: whoever opened the pool closes it
         self._clock = clock
         self._next_sweep = 0.0
+        self._tally = _Tally(self._count, limit=1_000)
 
     async def hit(self, limit: Limit, key: str) -> Decision:
         now = self._clock()
         window = Window.at(limit, now)
         try:
-            count = await self._count((limit.name, key, window.index, window.ends_at), now)
+            count = await self._tally.get((limit.name, key, window.index, window.ends_at))
         except psycopg.OperationalError as error:
             raise UnavailableError("The rate limit store cannot be reached.") from error
+        if count is None:  # pragma: no cover - RETURNING always yields every row
+            raise UnavailableError("The rate limit store returned no count.")
         return decide(limit, window, count, now)
 
-    async def _count(self, params: tuple[str, str, int, int], now: float) -> int:
+    async def _count(self, hits: dict[Counter, int]) -> dict[Counter, int]:
+        names, keys, indexes, ends = zip(*hits, strict=True)
+        params = (list(names), list(keys), list(indexes), list(hits.values()), list(ends))
         # tuple rows, whatever row factory the pool was made with
         async with self._pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            await cursor.execute(_PG_HIT, params)
-            row = await cursor.fetchone()
-            await self._sweep(cursor, now)
-        if row is None:  # pragma: no cover - RETURNING always yields the row
-            raise UnavailableError("The rate limit store returned no count.")
-        return int(row[0])
+            await cursor.execute(_PG_HITS, params)
+            rows = await cursor.fetchall()
+            await self._sweep(cursor, self._clock())
+        totals = {(name, key, int(index)): int(count) for name, key, index, count in rows}
+        return {counter: totals[counter[:3]] for counter in hits}
 
     async def _sweep(self, cursor: psycopg.AsyncCursor[Any], now: float) -> None:
         if now >= self._next_sweep:

@@ -7,9 +7,10 @@ import contextlib
 import functools
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -40,6 +41,115 @@ def outage_as_unavailable(what: str = "read models") -> Iterator[None]:
         ) from error
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def padded(keys: Sequence[K]) -> list[K]:
+    """`keys` repeated up to the next power of two, so that a query with one placeholder per
+    key comes in only a few shapes (each prepared once) however many keys a batch has."""
+    size = 1 << max(0, len(keys) - 1).bit_length()
+    return [*keys, *[keys[-1]] * (size - len(keys))]
+
+
+def in_list(keys: Sequence[K]) -> tuple[str, list[K]]:
+    """The placeholders of `IN (...)` for `keys`, and the parameters (`padded`)."""
+    params = padded(keys)
+    return ", ".join(["%s"] * len(params)), params
+
+
+class Coalescer(Generic[K, V]):
+    """Lookups by key asked for in one turn of the event loop, answered by one query.
+
+    Under load many requests reach the same lookup (the token check of every authenticated
+    request) in the same turn of the loop; each query costs far more in driver and pool work
+    than the row it returns. `get` queues the key and the query runs in the next turn, for every
+    key queued by then. It is never staler than one query per request: the query starts after
+    every request it answers arrived, so a revocation committed before a request arrived is
+    seen by it.
+
+    `fetch` gets each key queued and how many callers asked for it, and answers the keys it
+    found; `_settle` hands a key's answer to its callers (all the same one, unless a subclass
+    says otherwise).
+    """
+
+    def __init__(self, fetch: Callable[[dict[K, int]], Awaitable[dict[K, V]]], limit: int) -> None:
+        self._fetch = fetch
+        self._limit = limit
+        self._waiting: dict[K, list[asyncio.Future[V | None]]] = {}
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def get(self, key: K) -> V | None:
+        """The value for `key`, or None if the query found none."""
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._flush)
+        future: asyncio.Future[V | None] = loop.create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if len(self._waiting) >= self._limit:
+            self._flush()
+        return await future
+
+    def _flush(self) -> None:
+        if not self._waiting:
+            return
+        waiting, self._waiting = self._waiting, {}
+        task = asyncio.get_running_loop().create_task(self._answer(waiting))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _answer(self, waiting: dict[K, list[asyncio.Future[V | None]]]) -> None:
+        try:
+            found = await self._fetch({key: len(futures) for key, futures in waiting.items()})
+        except BaseException as error:  # handed to every waiter, never swallowed
+            for futures in waiting.values():
+                for future in futures:
+                    if future.done():
+                        continue
+                    if isinstance(error, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(error)
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return
+        for key, futures in waiting.items():
+            self._settle(futures, found.get(key))
+
+    def _settle(self, futures: list[asyncio.Future[V | None]], value: V | None) -> None:
+        for future in futures:
+            if not future.done():  # a waiter whose request was cancelled
+                future.set_result(value)
+
+
+@dataclass(frozen=True)
+class Lookup(Generic[K, V]):
+    """A query by key that concurrent requests share: `fetch` answers many keys at once."""
+
+    name: str
+    fetch: Callable[[ReadDatabase, list[K]], Awaitable[dict[K, V]]]
+    #: at most this many keys in one query (SQLite allows 32,766 parameters)
+    limit: int = 256
+
+
+class _Lookups:
+    """One Coalescer per Lookup, for a read database."""
+
+    def __init__(self) -> None:
+        self._coalescers: dict[str, Coalescer[Any, Any]] = {}
+
+    async def lookup(self, lookup: Lookup[K, V], key: K) -> V | None:
+        """`lookup`'s value for `key` (None if there is none), in one query with the keys
+        other requests ask for in the same turn of the event loop."""
+        coalescer = self._coalescers.get(lookup.name)
+        if coalescer is None:
+            db: ReadDatabase = self  # type: ignore[assignment]
+            coalescer = Coalescer(lambda keys: lookup.fetch(db, list(keys)), lookup.limit)
+            self._coalescers[lookup.name] = coalescer
+        value: V | None = await coalescer.get(key)
+        return value
+
+
 class ReadDatabase(Protocol):
     """Where queries read read models from (never the write side's aggregates)."""
 
@@ -51,16 +161,19 @@ class ReadDatabase(Protocol):
 
     async def fetch_all(self, statement: str, params: Sequence[object] = ()) -> list[Row]: ...
 
+    async def lookup(self, lookup: Lookup[K, V], key: K) -> V | None: ...
+
     async def close(self) -> None: ...
 
 
-class PostgresReadDatabase:
+class PostgresReadDatabase(_Lookups):
     """Reads through an async connection pool, in coroutines, with no thread hop."""
 
     events_table = "buddo_events"
     position_column = "notification_id"
 
     def __init__(self, conninfo: dict[str, str], size: int, timeout: float) -> None:
+        super().__init__()
         self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             kwargs={**conninfo, "autocommit": True, "row_factory": dict_row},
             min_size=1,
@@ -99,13 +212,14 @@ class PostgresReadDatabase:
         await self.pool.close()
 
 
-class SQLiteReadDatabase:
+class SQLiteReadDatabase(_Lookups):
     """Reads on a small thread pool, one read-only connection per thread (WAL readers)."""
 
     events_table = "stored_events"
     position_column = "rowid"
 
     def __init__(self, path: str, threads: int) -> None:
+        super().__init__()
         self.path = path
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sqlite-read")
         self._local = threading.local()

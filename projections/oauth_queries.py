@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.errors import NotFoundError
-from projections.db import ReadDatabase, Row
+from projections.db import Lookup, ReadDatabase, Row, in_list
 
 APP_QUERY = (
     "SELECT a.*, (SELECT COUNT(*) FROM scope_requests r WHERE r.app_id = a.id"
@@ -197,16 +197,23 @@ class TokenStatus:
     user_suspended: bool
 
 
-async def token_status(db: ReadDatabase, token_digest: str) -> TokenStatus | None:
-    """The state of the OAuth token with this digest, or None if it was never issued."""
-    row = await db.fetch_one(
-        "SELECT c.kind, c.user_id, c.app_id, c.family_id, c.scopes, c.expires_at, c.revoked_at,"
-        " u.suspended FROM credentials c JOIN users u ON u.id = c.user_id"
-        " WHERE c.token_key = %s AND c.kind IN ('access', 'refresh')",
-        (token_digest,),
+async def _token_statuses(db: ReadDatabase, token_digests: list[str]) -> dict[str, TokenStatus]:
+    placeholders, params = in_list(token_digests)
+    rows = await db.fetch_all(
+        "SELECT c.token_key, c.kind, c.user_id, c.app_id, c.family_id, c.scopes, c.expires_at,"
+        " c.revoked_at, u.suspended FROM credentials c JOIN users u ON u.id = c.user_id"
+        f" WHERE c.kind IN ('access', 'refresh') AND c.token_key IN ({placeholders})",
+        params,
     )
-    if row is None:
-        return None
+    return {row["token_key"]: _token_status(row) for row in rows}
+
+
+#: The state of an OAuth token by its digest (None if it was never issued): the check of every
+#: request that carries one, shared by the requests of one turn of the event loop.
+TOKEN_STATUS: Lookup[str, TokenStatus] = Lookup("token_status", _token_statuses)
+
+
+def _token_status(row: Row) -> TokenStatus:
     return TokenStatus(
         kind=row["kind"],
         user_id=row["user_id"],

@@ -7,11 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from ledger.errors import NotFoundError
-from projections.db import ReadDatabase
+from projections.db import Lookup, ReadDatabase, in_list
 
 USER_QUERY = (
     "SELECT u.*, COALESCE(b.balance, 0) AS points FROM users u"
-    " LEFT JOIN balances b ON b.account = 'user:' || u.id WHERE u.id = %s"
+    " LEFT JOIN balances b ON b.account = 'user:' || u.id WHERE u.id IN ({ids})"
 )
 
 
@@ -52,12 +52,22 @@ def _view(row: dict[str, Any]) -> UserView:
     )
 
 
+async def _users(db: ReadDatabase, user_ids: list[str]) -> dict[str, UserView]:
+    placeholders, params = in_list(user_ids)
+    rows = await db.fetch_all(USER_QUERY.format(ids=placeholders), params)
+    return {row["id"]: _view(row) for row in rows}
+
+
+#: Profiles by user id, shared by the requests of one turn of the event loop.
+USER_BY_ID: Lookup[str, UserView] = Lookup("user_by_id", _users)
+
+
 async def user(db: ReadDatabase, user_id: UUID) -> UserView:
     """One user's profile with their points."""
-    row = await db.fetch_one(USER_QUERY, (str(user_id),))
-    if row is None:
+    found = await db.lookup(USER_BY_ID, str(user_id))
+    if found is None:
         raise NotFoundError("No such user.")
-    return _view(row)
+    return found
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -249,3 +251,38 @@ async def test_resetting_the_password_revokes_the_users_tokens(
 
     assert response.status == 200, await response.text()
     await assert_tokens_dead(client, app, tokens)
+
+
+async def test_concurrent_requests_each_get_the_answer_of_their_own_token(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    """Token checks of requests in flight together are looked up together (one query per turn
+    of the event loop): each request still gets its own token's user, or its own refusal."""
+    owner = await verified_person(client, settings.data_dir)
+    other = await verified_person(client, settings.data_dir)
+    app = await register_app(client, owner)
+    mine, theirs, revoked = (
+        await connect(client, owner, app),
+        await connect(client, other, app),
+        await connect(client, other, app),
+    )
+    await revoke(client, app, revoked["access_token"], hint="access_token")
+    expected = {
+        mine["access_token"]: (200, owner.user["id"]),
+        theirs["access_token"]: (200, other.user["id"]),
+        revoked["access_token"]: (401, None),
+        "never-issued-token": (401, None),
+    }
+    tokens = list(expected) * 10
+
+    responses = await asyncio.gather(*(external_user(client, token) for token in tokens))
+    verdicts = await asyncio.gather(*(introspect(client, token) for token in tokens))
+
+    for token, response in zip(tokens, responses, strict=True):
+        status, user_id = expected[token]
+        assert response.status == status
+        if user_id is not None:
+            assert (await response.json())["user"]["id"] == user_id
+    for token, verdict in zip(tokens, verdicts, strict=True):
+        assert verdict["active"] is (expected[token][0] == 200)

@@ -97,6 +97,29 @@ async def test_two_processes_share_one_count_in_postgres(
 
 
 @pytest.mark.postgres
+async def test_hits_on_many_counters_at_once_each_count_on_their_own(
+    pools: list[AsyncConnectionPool[Any]],
+) -> None:
+    """The hits of one turn of the event loop go to PostgreSQL in one statement: each counter
+    still gets its own hits, and each hit its own place in its counter."""
+    limiter = PostgresRateLimiter(pools[0])
+    login, register = Limit("login", 2, 60), Limit("register", 5, 3600)
+    calls = [(login, "a"), (login, "b"), (register, "a"), (login, "a"), (login, "a")]
+
+    decisions = await asyncio.gather(*(limiter.hit(limit, key) for limit, key in calls))
+
+    assert [(d.allowed, d.remaining) for d in decisions] == [
+        (True, 1),
+        (True, 1),
+        (True, 4),
+        (True, 0),
+        (False, 0),
+    ]
+    counts = sorted((name, count) for name, _, count in await counter_rows(pools[0]))
+    assert counts == [("login", 1), ("login", 3), ("register", 1)]
+
+
+@pytest.mark.postgres
 async def test_postgres_windows_restart_and_ended_ones_are_deleted(
     pools: list[AsyncConnectionPool[Any]],
 ) -> None:
