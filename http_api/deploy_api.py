@@ -36,6 +36,7 @@ CREATE = Body(
     }
 )
 EMPTY = Body()
+REPLAYED = {REPLAYED_HEADER: "true"}
 
 
 def tier_of(request: web.Request, slug: str) -> Tier:
@@ -85,10 +86,11 @@ async def create_deployment(request: web.Request) -> web.Response:
         )
     )
     shown = await deployment_queries.deployment(services.reads, app_id, created.deployment_id)
-    if not created.replayed:
-        services.runtime.launch(app_id, created.deployment_id)  # after reading: 201 is pending
-    headers = {REPLAYED_HEADER: "true"} if created.replayed else {}
-    return web.json_response({"deployment": shown}, status=201, headers=headers)
+    if created.replayed:
+        shown = deployment_queries.as_created(shown)
+        return web.json_response({"deployment": shown}, status=201, headers=REPLAYED)
+    services.runtime.launch(app_id, created.deployment_id)  # after reading: 201 is pending
+    return web.json_response({"deployment": shown}, status=201)
 
 
 async def get_deployment(request: web.Request) -> web.Response:

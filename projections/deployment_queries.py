@@ -67,6 +67,19 @@ async def deployment(db: ReadDatabase, app_id: UUID, deployment_id: UUID) -> dic
     return _deployment(row)
 
 
+def as_created(deployment: dict[str, Any]) -> dict[str, Any]:
+    """`deployment` as the create answered it: nothing has moved yet (an idempotent replay
+    answers the first response unchanged, spec section 1)."""
+    return deployment | {
+        "status": "pending",
+        "health_status": "unknown",
+        "last_health_check": None,
+        "deployed_at": None,
+        "stopped_at": None,
+        "updated_at": deployment["inserted_at"],
+    }
+
+
 async def logs(db: ReadDatabase, deployment_id: UUID) -> list[dict[str, Any]]:
     """`{at, stream, line}` in the order they were written."""
     rows = await db.fetch_all(

@@ -177,6 +177,23 @@ async def test_idempotency_key_replays_the_create(settings: Settings, aiohttp_cl
     assert other.status == 409
 
 
+async def test_a_replayed_create_answers_the_first_response_unchanged(
+    settings: Settings, aiohttp_client: Any
+) -> None:
+    client = await deploy_client(settings, aiohttp_client)
+    app = await operator(client, settings, points=600)
+    body = {"image": IMAGE, "subdomain": "replayed", "tier": "starter"}
+    headers = {**app.auth, "Idempotency-Key": "create-once"}
+    first = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert first.status == 201, await first.text()
+    shown = await first.json()
+    await app.wait_for(shown["deployment"]["id"], "running")
+    again = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert (again.status, again.headers["Idempotent-Replayed"]) == (201, "true")
+    assert await again.json() == shown  # "pending", as first answered, not the status now
+    assert await app.balance() == 100
+
+
 async def test_who_may_call(settings: Settings, aiohttp_client: Any) -> None:
     client = await deploy_client(settings, aiohttp_client)
     app = await operator(client, settings, points=500)
