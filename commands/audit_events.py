@@ -32,8 +32,10 @@ def events_page(db: AuditDb, after: int, limit: int) -> dict[str, object]:
             f"SELECT e.{column}, e.originator_id, e.originator_version, e.topic, e.state,"  # noqa: S608
             f" c.hash, c.prev_hash FROM {table} e LEFT JOIN {CHAIN_TABLE} c"
             f" ON c.position = e.{column} WHERE e.{column} > %s ORDER BY e.{column} LIMIT %s",
-            (after, min(limit, MAX_PAGE)),
+            (after, min(limit, MAX_PAGE) + 1),  # one more: is there a next page at all?
         )
+    more = len(rows) > min(limit, MAX_PAGE)
+    rows = rows[: min(limit, MAX_PAGE)]
     events = [
         {
             "position": int(position),
@@ -47,5 +49,5 @@ def events_page(db: AuditDb, after: int, limit: int) -> dict[str, object]:
         }
         for position, originator_id, version, topic, state, chained, prev in rows
     ]
-    next_cursor = events[-1]["position"] if len(events) == min(limit, MAX_PAGE) else None
+    next_cursor = events[-1]["position"] if more else None
     return {"events": events, "next_cursor": next_cursor}

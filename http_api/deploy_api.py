@@ -10,9 +10,9 @@ from aiohttp import web
 from commands.deploy_runtime import RuntimeDriver
 from commands.deployments import CreateDeployment, DeploymentCreated
 from http_api.authn import APP_PRINCIPAL
-from http_api.external_api import REPLAYED_HEADER, idempotency
+from http_api.external_api import PAGE_QUERY, REPLAYED_HEADER, idempotency
 from http_api.keys import SERVICES
-from http_api.parsing import Body, Field, path_uuid, read_body
+from http_api.parsing import Body, Field, path_uuid, query_int, query_value, read_body
 from http_api.ratelimit import enforce_request
 from http_api.routes import Handler, Route
 from http_api.views import INTEGER, NULLABLE, STRING, object_schema, wrapped
@@ -20,6 +20,7 @@ from ledger.deployments import DEFAULT_PORT, MAX_ENV_VARS, MAX_IMAGE_LENGTH, Tie
 from ledger.errors import ValidationError
 from projections import deployment_queries
 from projections.db import ReadDatabase
+from projections.queries import DEFAULT_PAGE, MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ CREATE = Body(
     }
 )
 EMPTY = Body()
+REPLAYED = {REPLAYED_HEADER: "true"}
 
 
 def tier_of(request: web.Request, slug: str) -> Tier:
@@ -54,8 +56,13 @@ async def list_deployments(request: web.Request) -> web.Response:
     services, app_id = request.app[SERVICES], request[APP_PRINCIPAL].app_id
     limit = services.limits["list_deploy_apps"]
     await enforce_request(request, services.limiter, limit, f"app:{app_id}")
-    found = await deployment_queries.deployments(services.reads, app_id)
-    return web.json_response({"deployments": found})
+    found, next_cursor = await deployment_queries.deployments(
+        services.reads,
+        app_id,
+        limit=query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
+        cursor=query_value(request, "cursor"),
+    )
+    return web.json_response({"deployments": found, "next_cursor": next_cursor})
 
 
 async def create_deployment(request: web.Request) -> web.Response:
@@ -79,10 +86,11 @@ async def create_deployment(request: web.Request) -> web.Response:
         )
     )
     shown = await deployment_queries.deployment(services.reads, app_id, created.deployment_id)
-    if not created.replayed:
-        services.runtime.launch(app_id, created.deployment_id)  # after reading: 201 is pending
-    headers = {REPLAYED_HEADER: "true"} if created.replayed else {}
-    return web.json_response({"deployment": shown}, status=201, headers=headers)
+    if created.replayed:
+        shown = deployment_queries.as_created(shown)
+        return web.json_response({"deployment": shown}, status=201, headers=REPLAYED)
+    services.runtime.launch(app_id, created.deployment_id)  # after reading: 201 is pending
+    return web.json_response({"deployment": shown}, status=201)
 
 
 async def get_deployment(request: web.Request) -> web.Response:
@@ -165,8 +173,13 @@ DEPLOY_ROUTES = [
         "GET",
         "/api/deploy/apps",
         list_deployments,
-        "The app's deployments (30/minute)",
-        responses={200: wrapped("deployments", {"type": "array", "items": DEPLOYMENT})},
+        "The app's deployments, newest first, a page at a time (30/minute)",
+        parameters=PAGE_QUERY,
+        responses={
+            200: object_schema(
+                {"deployments": {"type": "array", "items": DEPLOYMENT}, "next_cursor": NULLABLE}
+            )
+        },
     ),
     _route(
         "POST",

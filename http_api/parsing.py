@@ -1,8 +1,9 @@
 """Request bodies and query strings, checked against one declaration that is also OpenAPI.
 
 A `Body` lists its fields; `read_body` refuses anything else before a handler sees it: a wrong
-content type, bytes that are not JSON, NaN, deep nesting, a non-object, unknown or missing
-fields, wrong types, out-of-range values, NUL and other control characters, lone surrogates.
+content type, bytes that are not JSON, NaN, a name repeated in an object, deep nesting, a
+non-object, unknown or missing fields, wrong types, out-of-range values, NUL and other control
+characters, lone surrogates.
 """
 
 from __future__ import annotations
@@ -237,10 +238,21 @@ def _refuse_constant(name: str) -> None:
     raise InvalidRequestError(f"{name} is not valid JSON.")
 
 
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 4 leaves a repeated name to each parser: one reader could see the first value
+    # and another the last. Refused, as a repeated form field or query parameter is.
+    names = {name for name, _ in pairs}
+    if len(names) != len(pairs):
+        raise InvalidRequestError("A name is repeated in a JSON object.")
+    return dict(pairs)
+
+
 def parse_json(raw: bytes) -> object:
-    """Strict JSON: UTF-8, no NaN or Infinity, no deep nesting."""
+    """Strict JSON: UTF-8, no NaN or Infinity, no repeated names, no deep nesting."""
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        data = json.loads(
+            raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_unique_names
+        )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InvalidRequestError("The body is not valid JSON.") from None
     if _depth(data) > MAX_DEPTH:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from ledger.errors import NotFoundError
 from projections.db import ReadDatabase, Row
+from projections.queries import decode_cursor, encode_cursor
 
 FIELDS = (
     "id",
@@ -39,12 +40,20 @@ def _deployment(row: Row) -> dict[str, Any]:
     return shown
 
 
-async def deployments(db: ReadDatabase, app_id: UUID) -> list[dict[str, Any]]:
-    """The app's deployments, destroyed ones too, newest first."""
+async def deployments(
+    db: ReadDatabase, app_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the app's deployments, destroyed ones too, newest first, and the cursor of
+    the next page (None at the end). A deployment's position is that of its creation."""
+    before = decode_cursor(cursor) if cursor else None
     rows = await db.fetch_all(
-        "SELECT * FROM deployments WHERE app_id = %s ORDER BY position DESC", (str(app_id),)
+        "SELECT * FROM deployments WHERE app_id = %s AND position < %s"
+        " ORDER BY position DESC LIMIT %s",
+        (str(app_id), 2**62 if before is None else before, limit + 1),
     )
-    return [_deployment(row) for row in rows]
+    page = rows[:limit]
+    more = len(rows) > limit
+    return [_deployment(row) for row in page], encode_cursor(page[-1]["position"]) if more else None
 
 
 async def deployment(db: ReadDatabase, app_id: UUID, deployment_id: UUID) -> dict[str, Any]:
@@ -56,6 +65,19 @@ async def deployment(db: ReadDatabase, app_id: UUID, deployment_id: UUID) -> dic
     if row is None:
         raise NotFoundError("No such deployment.")
     return _deployment(row)
+
+
+def as_created(deployment: dict[str, Any]) -> dict[str, Any]:
+    """`deployment` as the create answered it: nothing has moved yet (an idempotent replay
+    answers the first response unchanged, spec section 1)."""
+    return deployment | {
+        "status": "pending",
+        "health_status": "unknown",
+        "last_health_check": None,
+        "deployed_at": None,
+        "stopped_at": None,
+        "updated_at": deployment["inserted_at"],
+    }
 
 
 async def logs(db: ReadDatabase, deployment_id: UUID) -> list[dict[str, Any]]:

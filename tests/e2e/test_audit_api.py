@@ -108,6 +108,23 @@ async def test_audit_endpoints_are_for_admins_and_answer_404_beyond_the_checkpoi
     assert response.status == 404
 
 
+async def test_the_last_page_of_events_says_so_even_when_it_is_full(
+    quiet_checkpoints: None,
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    admin = await make_admin(client, settings.data_dir)
+    await grant_some(client, 3)
+    total = len(await all_events(client, admin.auth))
+    response = await client.get(f"/api/admin/audit/events?limit={total}", headers=admin.auth)
+    page = await response.json()
+    assert len(page["events"]) == total
+    assert page["next_cursor"] is None  # null at the end, not a pointer to an empty page
+    response = await client.get(f"/api/admin/audit/events?limit={total - 1}", headers=admin.auth)
+    page = await response.json()
+    assert page["next_cursor"] == page["events"][-1]["position"]
+
+
 async def test_the_server_signs_checkpoints_by_itself(
     eager_checkpoints: None,
     client: TestClient,  # type: ignore[type-arg]

@@ -65,6 +65,31 @@ async def test_create_charges_the_first_month_and_comes_up(
     assert [d["id"] for d in (await listed.json())["deployments"]] == [deployment["id"]]
 
 
+async def test_the_list_pages_newest_first_with_an_opaque_cursor(
+    settings: Settings, aiohttp_client: Any
+) -> None:
+    client = await deploy_client(settings, aiohttp_client)
+    app = await operator(client, settings)
+    made = [(await app.created(subdomain=f"paged-{n}", tier="btc-basic"))["id"] for n in range(3)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        response = await client.get(f"/api/deploy/apps{query}", headers=app.auth)
+        assert response.status == 200, await response.text()
+        page = await response.json()
+        assert len(page["deployments"]) <= 2
+        seen += [d["id"] for d in page["deployments"]]
+        pages += 1
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert (seen, pages) == (made[::-1], 2)
+    whole = await (await client.get("/api/deploy/apps", headers=app.auth)).json()
+    assert whole["next_cursor"] is None
+    for bad in ("limit=0", "limit=201", "cursor=not-ours"):
+        response = await client.get(f"/api/deploy/apps?{bad}", headers=app.auth)
+        assert response.status == 422, bad
+
+
 async def test_short_of_points_creates_nothing(settings: Settings, aiohttp_client: Any) -> None:
     client = await deploy_client(settings, aiohttp_client)
     app = await operator(client, settings, points=499)
@@ -150,6 +175,23 @@ async def test_idempotency_key_replays_the_create(settings: Settings, aiohttp_cl
         "/api/deploy/apps", json={**body, "subdomain": "other"}, headers=headers
     )
     assert other.status == 409
+
+
+async def test_a_replayed_create_answers_the_first_response_unchanged(
+    settings: Settings, aiohttp_client: Any
+) -> None:
+    client = await deploy_client(settings, aiohttp_client)
+    app = await operator(client, settings, points=600)
+    body = {"image": IMAGE, "subdomain": "replayed", "tier": "starter"}
+    headers = {**app.auth, "Idempotency-Key": "create-once"}
+    first = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert first.status == 201, await first.text()
+    shown = await first.json()
+    await app.wait_for(shown["deployment"]["id"], "running")
+    again = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert (again.status, again.headers["Idempotent-Replayed"]) == (201, "true")
+    assert await again.json() == shown  # "pending", as first answered, not the status now
+    assert await app.balance() == 100
 
 
 async def test_who_may_call(settings: Settings, aiohttp_client: Any) -> None:

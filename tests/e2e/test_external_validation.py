@@ -110,6 +110,24 @@ async def test_malformed_requests_are_refused_before_anything_moves(
     assert await money(world) == before
 
 
+async def test_a_body_naming_a_field_twice_is_refused_and_moves_nothing(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    """Which of two `amount`s counts is up to each parser (RFC 8259 4): a proxy that logs the
+    first and a server that spends the last must never disagree about money."""
+    world = await connected_user(client, settings.data_dir)
+    await world.grant(world.user, 1_000)
+    before = await money(world)
+    json_headers = {**world.auth, "Content-Type": "application/json"}
+
+    for raw in (b'{"amount": 1, "amount": 500}', b'{"amount": 1, "metadata": {"k": 1, "k": 2}}'):
+        response = await client.post("/api/external/points/spend", data=raw, headers=json_headers)
+        await error_body(response, 400, "invalid_request")
+
+    assert await money(world) == before
+
+
 @pytest.mark.parametrize(
     "body",
     [
