@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -176,10 +176,24 @@ def _plan(
 
 
 def request_digest(command: PointsCommand) -> str:
-    """SHA-256 of the command's canonical JSON without its key: 'the same request'."""
-    fields = asdict(command)
-    fields.pop("idempotency")
+    """SHA-256 of the command's canonical JSON without its key: 'the same request'. (The JSON
+    of `asdict(command)`, which the stored digests were made with, without its deep copy of
+    every field: it ran for every spend.)"""
+    values = {
+        part.name: _plain(getattr(command, part.name))
+        for part in fields(command)
+        if part.name != "idempotency"
+    }
     canonical = json.dumps(
-        {"command": type(command).__name__, **fields}, sort_keys=True, default=str
+        {"command": type(command).__name__, **values}, sort_keys=True, default=str
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """What asdict() makes of a field's value, as far as JSON can tell."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value

@@ -80,19 +80,32 @@ class JwtStatus:
     email_verified: bool
 
 
+async def _jwt_statuses(
+    db: ReadDatabase, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], JwtStatus]:
+    placeholders, params = in_list([jti for jti, _ in keys])
+    rows = await db.fetch_all(
+        "SELECT c.token_key, c.user_id, c.revoked_at, u.suspended, u.is_admin, u.email_verified"
+        " FROM credentials c JOIN users u ON u.id = c.user_id"
+        f" WHERE c.kind = 'jwt' AND c.token_key IN ({placeholders})",
+        params,
+    )
+    return {
+        (row["token_key"], row["user_id"]): JwtStatus(
+            revoked=row["revoked_at"] is not None,
+            suspended=bool(row["suspended"]),
+            is_admin=bool(row["is_admin"]),
+            email_verified=bool(row["email_verified"]),
+        )
+        for row in rows
+    }
+
+
+#: The state of a JWT by (jti, user id), None if it was never issued to that user: the check
+#: of every request with a JWT, shared by the requests of one turn of the event loop.
+JWT_STATUS: Lookup[tuple[str, str], JwtStatus] = Lookup("jwt_status", _jwt_statuses)
+
+
 async def jwt_status(db: ReadDatabase, jti: str, user_id: str) -> JwtStatus | None:
     """The state of the JWT `jti` of `user_id`, or None if it was never issued."""
-    row = await db.fetch_one(
-        "SELECT c.revoked_at, u.suspended, u.is_admin, u.email_verified FROM credentials c"
-        " JOIN users u ON u.id = c.user_id"
-        " WHERE c.token_key = %s AND c.kind = 'jwt' AND c.user_id = %s",
-        (jti, user_id),
-    )
-    if row is None:
-        return None
-    return JwtStatus(
-        revoked=row["revoked_at"] is not None,
-        suspended=bool(row["suspended"]),
-        is_admin=bool(row["is_admin"]),
-        email_verified=bool(row["email_verified"]),
-    )
+    return await db.lookup(JWT_STATUS, (jti, user_id))

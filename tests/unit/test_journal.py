@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
 from uuid import uuid4
 
 import pytest
 
-from commands.points import GrantPoints, Idempotency, SpendPoints, TransferPoints, request_digest
+from commands.points import (
+    GrantPoints,
+    Idempotency,
+    MovePoints,
+    SpendPoints,
+    TransferPoints,
+    request_digest,
+)
 from ledger.errors import IdempotencyConflictError, ValidationError
 from ledger.idempotency import IdempotencyKey, check_key
-from ledger.journal import MAX_MEMO_LENGTH, Posting, check_metadata, check_postings
+from ledger.journal import MAX_MEMO_LENGTH, EntryKind, Posting, check_metadata, check_postings
 
 USER, OTHER, APP = uuid4(), uuid4(), uuid4()
 
@@ -74,6 +84,30 @@ def test_the_digest_ignores_the_key_but_not_the_body() -> None:
     assert request_digest(plain) == request_digest(keyed)
     assert request_digest(plain) != request_digest(SpendPoints(USER, APP, 4))
     assert request_digest(plain) != request_digest(TransferPoints(USER, APP, 3))
+
+
+def _digest_as_first_stored(command: object) -> str:
+    """The digest as idempotency records were first written: JSON of `asdict(command)`."""
+    values = asdict(command)  # type: ignore[call-overload]
+    values.pop("idempotency")
+    canonical = json.dumps(
+        {"command": type(command).__name__, **values}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        SpendPoints(USER, APP, 3, "coffee", {"order": {"id": 7, "items": ["a", "b"]}}),
+        TransferPoints(USER, OTHER, 9, "thanks", APP),
+        GrantPoints(f"user:{USER}", 10, "welcome"),
+        MovePoints(EntryKind.AD_PAYOUT, (Posting(f"campaign:{APP}", -2), Posting(f"app:{APP}", 2))),
+    ],
+)
+def test_the_digest_of_a_request_is_the_one_its_key_was_stored_with(command: object) -> None:
+    """A retry after an upgrade must still match the key its first attempt stored."""
+    assert request_digest(command) == _digest_as_first_stored(command)  # type: ignore[arg-type]
 
 
 def test_a_key_answers_only_its_own_request() -> None:
