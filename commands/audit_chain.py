@@ -9,6 +9,7 @@ the same transaction is well defined. The rules themselves are in `ledger.merkle
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from ledger import merkle
 CHAIN_TABLE = "audit_chain"
 CHECKPOINT_TABLE = "audit_checkpoints"
 BACKFILL_BATCH = 5_000
-HEX_DIGITS = frozenset("0123456789abcdef")
+HEX_UUID = re.compile("[0-9a-f]{32}")
 
 # (position, originator id, originator version, topic, state): one stored event, as stored.
 RawEvent = tuple[int, Any, int, str, bytes]
@@ -58,7 +59,7 @@ def originator_text(value: object) -> str:
     if isinstance(value, UUID):
         return str(value)
     text = str(value)
-    if len(text) == 32 and all(c in HEX_DIGITS for c in text):
+    if HEX_UUID.fullmatch(text):
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
     return "raw:" + text
 

@@ -13,11 +13,6 @@ from commands.store import BuddoStore, begin_snapshot
 FETCH_SIZE = 10_000
 
 
-def _tuple(row: Any) -> tuple[Any, ...]:
-    # psycopg rows come as dicts (the library's row factory), sqlite3 rows as sequences.
-    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
-
-
 class Query:
     """One transaction: statements with `%s` placeholders, rows as tuples."""
 
@@ -25,9 +20,9 @@ class Query:
         # The library wraps sqlite3 cursors without fetchmany(): use the cursor inside.
         self.cursor = getattr(cursor, "sqlite_cursor", cursor)
         self.backend = backend
-        if backend == "postgres":
-            # The library's dict rows would merge columns of the same name (two SUM()s).
-            self.cursor.row_factory = tuple_row
+        # Plain tuples from both drivers: the library's dict rows would merge columns of the
+        # same name (two SUM()s), and building sqlite3.Row objects only to copy them costs.
+        self.cursor.row_factory = tuple_row if backend == "postgres" else None
 
     def run(self, statement: str, params: Sequence[object] = ()) -> None:
         if self.backend == "postgres":
@@ -39,18 +34,19 @@ class Query:
 
     def rows(self, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         self.run(statement, params)
-        return [_tuple(row) for row in self.cursor.fetchall()]
+        rows: list[tuple[Any, ...]] = self.cursor.fetchall()
+        return rows
 
     def one(self, statement: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         self.run(statement, params)
-        row = self.cursor.fetchone()
-        return None if row is None else _tuple(row)
+        row: tuple[Any, ...] | None = self.cursor.fetchone()
+        return row
 
     def stream(self, statement: str, params: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows in chunks, for results too large to hold at once."""
         self.run(statement, params)
         while chunk := self.cursor.fetchmany(FETCH_SIZE):
-            yield from (_tuple(row) for row in chunk)
+            yield from chunk
 
 
 class AuditDb:

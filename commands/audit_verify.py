@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from commands.audit import Checkpoint, checkpoints
-from commands.audit_chain import CHAIN_TABLE, canonical
+from commands.audit_chain import CHAIN_TABLE, originator_text
 from commands.audit_db import AuditDb, Query
 from ledger import merkle
 
@@ -53,24 +54,36 @@ class _Walk:
         self.next_checkpoint = 0
         self.last_position = 0
 
-    def step(self, row: tuple[object, ...]) -> str | None:
+    @property
+    def next_size(self) -> int:
+        """The tree size of the next checkpoint to check (-1 when none is left)."""
+        if self.next_checkpoint >= len(self.signed):
+            return -1
+        return self.signed[self.next_checkpoint].tree_size
+
+    def step(self, row: tuple[Any, ...]) -> str | None:
         """Check one event against its chain row; a problem, or None."""
-        *event, index, leaf_hash, chained, prev_hash = row
+        position, originator_id, version, topic, state, index, leaf_hash, chained, prev = row
         if index is None:
             return "the event is not in the audit chain (inserted outside the service?)"
-        encoded = canonical((event[0], event[1], event[2], event[3], event[4]))  # type: ignore[arg-type]
-        leaf = merkle.leaf_hash(encoded)
-        if int(str(index)) != self.frontier.size:
+        try:
+            encoded = merkle.canonical_bytes(
+                position, originator_text(originator_id), version, topic, state
+            )
+        except (TypeError, AttributeError, ValueError, OverflowError):
+            return "the stored event has a field of the wrong type (written outside the service?)"
+        if index != self.frontier.size:
             return f"chained as leaf {index}, but it is leaf {self.frontier.size} of the log"
-        if bytes(prev_hash) != self.prev:  # type: ignore[call-overload]
+        if prev != self.prev:
             return "the chain row does not follow the one before it"
-        current = merkle.chain_hash(self.prev, encoded)
-        if leaf != bytes(leaf_hash) or current != bytes(chained):  # type: ignore[call-overload]
+        current = merkle.chain_hash(prev, encoded)
+        leaf = merkle.leaf_hash(encoded)
+        if leaf != leaf_hash or current != chained:
             return "the stored event differs from the event chained here (edited or moved)"
         self.prev = current
         self.frontier.append(leaf)
-        self.last_position = int(str(event[0]))
-        return self.check_checkpoint()
+        self.last_position = position
+        return self.check_checkpoint() if self.frontier.size == self.next_size else None
 
     def check_checkpoint(self) -> str | None:
         if self.next_checkpoint >= len(self.signed):

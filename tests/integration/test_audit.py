@@ -138,6 +138,18 @@ def test_swapping_two_rows_is_found_at_the_first(logged: BuddoStore) -> None:
     assert first_problem(logged) == 8
 
 
+def test_a_field_of_the_wrong_type_is_found_at_its_position(logged: BuddoStore) -> None:
+    """SQLite keeps whatever type is written; a hand-edited row must be named, not crash."""
+    if logged.config.backend == "postgres":
+        pytest.skip("PostgreSQL columns refuse values of another type")
+    oid, _, topic, state = stored(logged, 9)
+    rewrite(logged, 9, (oid, "three", topic, state))
+    report = verify_chain(AuditDb(logged), KEY.public_key())
+    assert report.discrepancy is not None
+    assert report.discrepancy.position == 9
+    assert "wrong type" in report.discrepancy.problem
+
+
 def test_a_forged_row_is_found_at_its_position(logged: BuddoStore) -> None:
     _, version, topic, state = stored(logged, 5)
     forged_id = uuid4() if logged.config.backend == "postgres" else uuid4().hex
