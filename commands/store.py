@@ -22,6 +22,7 @@ from eventsourcing.persistence import Recording, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import Environment, EnvType
+from psycopg.rows import tuple_row
 
 from commands import audit_chain
 from commands.audit_chain import ChainWriter, RawEvent
@@ -287,11 +288,19 @@ class BuddoStore(Application[UUID]):
         """Run read-only `statements` in one transaction that sees one consistent snapshot."""
         datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
         results = []
+        postgres = self.config.backend == "postgres"
         with datastore.transaction(commit=False) as cursor:
             begin_snapshot(cursor, self.config.backend)
+            # Plain tuples, in binary from PostgreSQL: rebuilds digest every row of every
+            # read model through here.
+            inner = cursor if postgres else cursor.sqlite_cursor
+            inner.row_factory = tuple_row if postgres else None
             for statement in statements:
-                cursor.execute(statement)
-                results.append([_as_tuple(row) for row in cursor.fetchall()])
+                if postgres:
+                    inner.execute(statement, binary=True)
+                else:
+                    inner.execute(statement)
+                results.append(inner.fetchall())
         return results
 
     @contextlib.contextmanager

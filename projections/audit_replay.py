@@ -63,7 +63,7 @@ class ScratchLog:
             self.live.snapshot_query([s for s, m in zip(statements, mine, strict=True) if not m])
         )
         return [
-            [tuple(r) for r in self.conn.execute(s).fetchall()] if m else next(live)
+            self.conn.execute(s).fetchall() if m else next(live)
             for s, m in zip(statements, mine, strict=True)
         ]
 
