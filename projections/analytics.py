@@ -6,14 +6,17 @@ asynchronous runner), from journal entries and ad events only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from eventsourcing.domain import AggregateEvent
 
 from ledger.ads import AdEvent
 from ledger.journal import EntryKind, JournalEntry
-from projections.base import Event, Projection, Sql
+from projections.base import Event, Projection, Sql, insert_rows
 
 # How an entry counts for its app: the kind, and whose postings are the app's users.
 COUNTED_KINDS = {EntryKind.SPEND.value: "spends", EntryKind.AD_PAYOUT.value: "awards"}
+COLUMNS = ("spends", "awards", "ad_impressions", "ad_clicks")
 
 
 class AnalyticsProjection(Projection):
@@ -34,43 +37,51 @@ class AnalyticsProjection(Projection):
         ),
     }
 
-    def apply(self, sql: Sql, position: int, event: Event) -> None:  # noqa: ARG002
-        if isinstance(event, JournalEntry.Recorded) and event.app_id is not None:
-            self.apply_entry(sql, event)
-        elif isinstance(event, AdEvent.Recorded):
-            column = "ad_impressions" if event.event_type == "impression" else "ad_clicks"
-            self.add(sql, event, str(event.app_id), column, 1)
-            self.active(sql, event, str(event.app_id), str(event.user_id))
+    def apply(self, sql: Sql, position: int, event: Event) -> None:
+        self.apply_batch(sql, [(position, event)])
 
-    def apply_entry(self, sql: Sql, event: JournalEntry.Recorded) -> None:
-        column = COUNTED_KINDS.get(event.kind)
-        if column is None:
-            return
-        app_id = str(event.app_id)
-        users = [p for p in event.postings if str(p["account"]).startswith("user:")]
-        if column == "spends":
-            amount = sum(-int(p["delta"]) for p in users)
-        else:
-            amount = sum(int(p["delta"]) for p in users)
-        self.add(sql, event, app_id, column, amount)
-        for posting in users:
-            self.active(sql, event, app_id, str(posting["account"]).removeprefix("user:"))
+    def apply_batch(self, sql: Sql, recorded: Sequence[tuple[int, Event]]) -> None:
+        # Totals add up and active users are a set: a batch sums its events per (app, day)
+        # and writes each table in one statement, the same rows as one event at a time.
+        totals: dict[tuple[str, str], list[int]] = {}
+        active: dict[tuple[str, str, str], None] = {}
+        for _, event in recorded:
+            for app_id, day, column, amount, users in _counts(event):
+                row = totals.setdefault((app_id, day), [0] * len(COLUMNS))
+                row[COLUMNS.index(column)] += amount
+                active.update(dict.fromkeys((app_id, day, user) for user in users))
+        if totals:
+            insert_rows(
+                sql,
+                f"INSERT INTO {self.table('app_daily')} (app_id, day, {', '.join(COLUMNS)})",
+                [(*key, *row) for key, row in totals.items()],
+                "ON CONFLICT (app_id, day) DO UPDATE SET "
+                + ", ".join(f"{c} = {self.table('app_daily')}.{c} + excluded.{c}" for c in COLUMNS),
+            )
+        if active:
+            insert_rows(
+                sql,
+                f"INSERT INTO {self.table('app_daily_users')} (app_id, day, user_id)",
+                list(active),
+                "ON CONFLICT DO NOTHING",
+            )
 
-    def add(self, sql: Sql, event: AggregateEvent, app_id: str, column: str, amount: int) -> None:
-        values = {"spends": 0, "awards": 0, "ad_impressions": 0, "ad_clicks": 0, column: amount}
-        sql.execute(
-            f"INSERT INTO {self.table('app_daily')} (app_id, day, spends, awards, ad_impressions,"
-            f" ad_clicks) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, day) DO UPDATE"
-            f" SET {column} = {self.table('app_daily')}.{column} + excluded.{column}",
-            (app_id, _day(event), *values.values()),
-        )
 
-    def active(self, sql: Sql, event: AggregateEvent, app_id: str, user_id: str) -> None:
-        sql.execute(
-            f"INSERT INTO {self.table('app_daily_users')} (app_id, day, user_id)"
-            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (app_id, _day(event), user_id),
-        )
+def _counts(event: Event) -> list[tuple[str, str, str, int, list[str]]]:
+    """What `event` adds: (app id, day, column, amount, active users), if anything."""
+    if isinstance(event, AdEvent.Recorded):
+        kind = "ad_impressions" if event.event_type == "impression" else "ad_clicks"
+        return [(str(event.app_id), _day(event), kind, 1, [str(event.user_id)])]
+    if not isinstance(event, JournalEntry.Recorded) or event.app_id is None:
+        return []
+    column = COUNTED_KINDS.get(event.kind)
+    if column is None:
+        return []
+    users = [p for p in event.postings if str(p["account"]).startswith("user:")]
+    sign = -1 if column == "spends" else 1
+    amount = sum(sign * int(p["delta"]) for p in users)
+    user_ids = [str(p["account"]).removeprefix("user:") for p in users]
+    return [(str(event.app_id), _day(event), column, amount, user_ids)]
 
 
 def _day(event: AggregateEvent) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ledger.journal import JournalEntry
 from ledger.times import iso_z
-from projections.base import Event, Projection, Sql
+from projections.base import Event, Projection, Sql, insert_rows
 
 
 class BalanceProjection(Projection):
@@ -20,19 +22,23 @@ class BalanceProjection(Projection):
     }
 
     def apply(self, sql: Sql, position: int, event: Event) -> None:
-        if not isinstance(event, JournalEntry.Recorded):
-            return
-        postings = event.postings
-        rows = ", ".join(["(%s, %s, %s, %s)"] * len(postings))
-        updated_at = iso_z(event.timestamp)
-        sql.execute(
-            f"INSERT INTO {self.table('balances')} (account, balance, position, updated_at)"
-            f" VALUES {rows} ON CONFLICT (account) DO UPDATE SET"
-            " balance = excluded.balance, position = excluded.position,"
-            " updated_at = excluded.updated_at",
-            [
-                value
-                for posting in postings
-                for value in (posting["account"], posting["balance_after"], position, updated_at)
-            ],
-        )
+        self.apply_batch(sql, [(position, event)])
+
+    def apply_batch(self, sql: Sql, recorded: Sequence[tuple[int, Event]]) -> None:
+        # One row per account, as the last of the batch's postings left it: one statement
+        # (an upsert may not touch a row twice).
+        latest: dict[str, tuple[object, ...]] = {}
+        for position, event in recorded:
+            if isinstance(event, JournalEntry.Recorded):
+                updated_at = iso_z(event.timestamp)
+                for posting in event.postings:
+                    account = posting["account"]
+                    latest[account] = (account, posting["balance_after"], position, updated_at)
+        if latest:
+            insert_rows(
+                sql,
+                f"INSERT INTO {self.table('balances')} (account, balance, position, updated_at)",
+                list(latest.values()),
+                "ON CONFLICT (account) DO UPDATE SET balance = excluded.balance,"
+                " position = excluded.position, updated_at = excluded.updated_at",
+            )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from ledger.journal import JournalEntry
 from ledger.times import iso_z
-from projections.base import Event, Projection, Sql
+from projections.base import Event, Projection, Sql, insert_rows
 
 
 class HistoryProjection(Projection):
@@ -25,28 +26,32 @@ class HistoryProjection(Projection):
     }
 
     def apply(self, sql: Sql, position: int, event: Event) -> None:
-        if not isinstance(event, JournalEntry.Recorded):
-            return
-        accounts = [p["account"] for p in event.postings]
-        # One statement for all the entry's postings (it runs inside every save), columns in
-        # the table's order.
-        entry = (position, str(event.originator_id), event.kind)
-        about = (
-            str(event.app_id) if event.app_id else None,
-            event.memo,
-            json.dumps(event.metadata, sort_keys=True),
-            iso_z(event.timestamp),
-            iso_z(event.effective_at) if event.effective_at else None,
-        )
-        values: list[object] = []
-        for posting in event.postings:
-            others = [a for a in accounts if a != posting["account"]]
-            counterparty = others[0] if len(others) == 1 else None
-            values += (posting["account"], *entry, posting["delta"], posting["balance_after"])
-            values += (counterparty, *about)
-        row = "(" + ", ".join(["%s"] * 12) + ")"
-        sql.execute(
-            f"INSERT INTO {self.table('account_history')} VALUES"
-            f" {', '.join([row] * len(event.postings))}",
-            values,
-        )
+        self.apply_batch(sql, [(position, event)])
+
+    def apply_batch(self, sql: Sql, recorded: Sequence[tuple[int, Event]]) -> None:
+        rows: list[tuple[object, ...]] = []
+        for position, event in recorded:
+            if isinstance(event, JournalEntry.Recorded):
+                rows.extend(_rows(position, event))
+        if rows:  # columns in the table's order
+            insert_rows(sql, f"INSERT INTO {self.table('account_history')}", rows)
+
+
+def _rows(position: int, event: JournalEntry.Recorded) -> list[tuple[object, ...]]:
+    """One row per posting of the entry."""
+    accounts = [p["account"] for p in event.postings]
+    entry = (position, str(event.originator_id), event.kind)
+    about = (
+        str(event.app_id) if event.app_id else None,
+        event.memo,
+        json.dumps(event.metadata, sort_keys=True),
+        iso_z(event.timestamp),
+        iso_z(event.effective_at) if event.effective_at else None,
+    )
+    rows: list[tuple[object, ...]] = []
+    for posting in event.postings:
+        others = [a for a in accounts if a != posting["account"]]
+        counterparty = others[0] if len(others) == 1 else None
+        account, delta, after = posting["account"], posting["delta"], posting["balance_after"]
+        rows.append((account, *entry, delta, after, counterparty, *about))
+    return rows

@@ -39,9 +39,8 @@ def catch_up(
         if not batch:
             break
         with log.transaction() as sql:
-            for event_position, event in batch:
-                for projection in projections:
-                    projection.apply(sql, event_position, event)
+            for projection in projections:  # each writes only its own tables
+                projection.apply_batch(sql, batch)
             advance_tracking(sql, projections, batch[-1][0])
         if progress is not None:
             progress(batch[-1][0] - position)
