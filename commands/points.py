@@ -175,8 +175,9 @@ def _plan(
     )
 
 
-def request_digest(command: PointsCommand) -> str:
-    """SHA-256 of the command's canonical JSON without its key: 'the same request'."""
+def request_digest(command: Any) -> str:
+    """SHA-256 of a command's canonical JSON without its key: 'the same request'. `command`
+    is a dataclass with an `idempotency` field (a points command, a campaign close)."""
     fields = asdict(command)
     fields.pop("idempotency")
     canonical = json.dumps(
