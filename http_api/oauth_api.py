@@ -34,6 +34,7 @@ from http_api.authorize_request import (
 from http_api.browser_pages import is_browser
 from http_api.jwt_codec import looks_like_jwt
 from http_api.keys import SERVICES
+from http_api.openapi import OAUTH_ERROR_SCHEMA
 from http_api.parsing import Body, Field, path_uuid, read_body
 from http_api.routes import Route, Schema
 from http_api.views import NULLABLE, STRING, wrapped
@@ -273,11 +274,6 @@ async def disconnect_app(request: web.Request) -> web.Response:
 
 
 SCOPE_LIST: Schema = {"type": "array", "items": STRING}
-OAUTH_ERROR: Schema = {
-    "type": "object",
-    "required": ["error", "error_description"],
-    "properties": {"error": STRING, "error_description": STRING},
-}
 TOKEN_RESPONSE: Schema = {
     "type": "object",
     "required": ["access_token", "token_type", "expires_in", "refresh_token", "scope"],
@@ -368,7 +364,7 @@ OAUTH_ROUTES = [
         "oauth",
         request=TOKEN.schema(),
         form=True,
-        responses={200: TOKEN_RESPONSE, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+        responses={200: TOKEN_RESPONSE, 400: OAUTH_ERROR_SCHEMA, 401: OAUTH_ERROR_SCHEMA},
     ),
     Route(
         "POST",
@@ -379,7 +375,7 @@ OAUTH_ROUTES = [
         request=PRESENTED_TOKEN.schema(),
         form=True,
         limit="introspect",
-        responses={200: INTROSPECTION, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+        responses={200: INTROSPECTION, 400: OAUTH_ERROR_SCHEMA, 401: OAUTH_ERROR_SCHEMA},
     ),
     Route(
         "POST",
@@ -389,7 +385,7 @@ OAUTH_ROUTES = [
         "oauth",
         request=PRESENTED_TOKEN.schema(),
         form=True,
-        responses={200: {"type": "object"}, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+        responses={200: {"type": "object"}, 400: OAUTH_ERROR_SCHEMA, 401: OAUTH_ERROR_SCHEMA},
     ),
     Route(
         "GET",
