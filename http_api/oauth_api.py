@@ -13,6 +13,7 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
+from uuid import UUID
 
 from aiohttp import web
 
@@ -199,16 +200,27 @@ async def introspect(request: web.Request) -> web.Response:
         or (app_id is not None and status.app_id != app_id)
     ):
         return web.json_response(INACTIVE, headers=NO_STORE)
-    answer = {
+    app = await oauth_queries.app(services.reads, UUID(status.app_id))
+    if app is None:
+        return web.json_response(INACTIVE, headers=NO_STORE)
+    return web.json_response(introspection(status, app.client_id), headers=NO_STORE)
+
+
+def introspection(status: oauth_queries.TokenStatus, client_id: str) -> dict[str, Any]:
+    """An active token: the spec's fields, then RFC 7662's (an access token is a Bearer
+    token; a refresh token says so, and a resource server must never take it for one)."""
+    return {
         "active": True,
         "user_id": status.user_id,
         "app_id": status.app_id,
         "scopes": status.scopes,
-        "scope": " ".join(status.scopes),
-        "token_type": f"{status.kind}_token",
         "expires_at": status.expires_at,
+        "scope": " ".join(status.scopes),
+        "client_id": client_id,
+        "sub": status.user_id,
+        "exp": int(datetime.fromisoformat(status.expires_at).timestamp()),
+        "token_type": "Bearer" if status.kind == "access" else "refresh_token",
     }
-    return web.json_response(answer, headers=NO_STORE)
 
 
 async def revoke(request: web.Request) -> web.Response:
@@ -295,9 +307,12 @@ INTROSPECTION: Schema = {
         "user_id": STRING,
         "app_id": STRING,
         "scopes": SCOPE_LIST,
-        "scope": STRING,
-        "token_type": {"type": "string", "enum": ["access_token", "refresh_token"]},
         "expires_at": STRING,
+        "scope": STRING,
+        "client_id": STRING,
+        "sub": STRING,
+        "exp": {"type": "integer"},
+        "token_type": {"type": "string", "enum": ["Bearer", "refresh_token"]},
     },
 }
 CONNECTED_APP: Schema = {
