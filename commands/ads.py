@@ -20,8 +20,8 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from commands.journal import Journal
-from commands.points import Idempotency, MovePoints
+from commands.journal import Journal, stored_key
+from commands.points import Idempotency, MovePoints, request_digest
 from commands.retry import with_retries
 from commands.store import BuddoStore, get_as
 from ledger.accounts import REVENUE, Account, AccountKind, account_id, account_name
@@ -44,6 +44,7 @@ from ledger.ads import (
     split_budget,
 )
 from ledger.errors import InsufficientPointsError, NotFoundError, ValidationError
+from ledger.idempotency import IdempotencyKey
 from ledger.ids import derived_id
 from ledger.journal import EntryKind, Posting, check_postings
 from ledger.users import User
@@ -75,15 +76,18 @@ class CloseCampaign:
     """An admin closes a campaign; what is left in it goes back to the advertiser."""
 
     campaign_id: UUID
+    idempotency: Idempotency | None = None
 
 
 @dataclass(frozen=True)
 class CampaignClosed:
-    """The closed campaign, how much went back, and where its events are."""
+    """The closed campaign, how much went back, where its events are, and whether this was
+    the replay of a keyed close."""
 
     campaign: Campaign
     refunded: int
     position: int
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,30 +214,51 @@ class AdHandlers:
         campaign = self.campaign(command.campaign_id)
         names = [p.account for p in refund_postings(campaign, 1)]
         with self.journal.locks.hold(names):
-            return with_retries(
-                lambda: self.attempt_close(command.campaign_id), self.journal.max_attempts
-            )
+            return with_retries(lambda: self.attempt_close(command), self.journal.max_attempts)
 
-    def attempt_close(self, campaign_id: UUID) -> CampaignClosed:
-        """One try on a fresh campaign and balance: the Closed event and the refund entry in
-        one transaction (a concurrent close or payout makes it an IntegrityError: try again)."""
-        campaign = self.campaign(campaign_id)
-        left = self.balance(campaign_id)
+    def attempt_close(self, command: CloseCampaign) -> CampaignClosed:
+        """One try on a fresh campaign and balance: the Closed event, the refund entry and the
+        request's key in one transaction (a concurrent close or payout makes it an
+        IntegrityError: try again, and a keyed retry then finds the key and replays)."""
+        prior = self.prior_close(command)
+        if prior is not None:
+            return prior
+        campaign = self.campaign(command.campaign_id)
+        left = self.balance(command.campaign_id)
         campaign.close(left)  # 409 when already closed
         if left == 0:
-            return CampaignClosed(campaign, 0, self.store.record(campaign))
+            key = self.close_key(command, None)
+            return CampaignClosed(campaign, 0, self.store.record(campaign, *key))
         plan = MovePoints(
             kind=EntryKind.CAMPAIGN_REFUND,
             postings=refund_postings(campaign, left),
             memo=f"Campaign closed: {campaign.name}",
-            metadata={"campaign_id": str(campaign_id)},
+            metadata={"campaign_id": str(command.campaign_id)},
         ).plan()
+        key = self.close_key(command, plan.entry_id)
         try:
-            entry = self.journal.attempt(plan, extras=lambda: [campaign])
+            entry = self.journal.attempt(plan, extras=lambda: [campaign, *key])
         except InsufficientPointsError as refusal:
             # A payout took points after we read the balance: decide again from scratch.
             raise IntegrityError("the campaign's balance moved under the close") from refusal
         return CampaignClosed(campaign, left, entry.position)
+
+    def prior_close(self, command: CloseCampaign) -> CampaignClosed | None:
+        """The close a keyed request already made (another campaign under the key: 409)."""
+        prior = stored_key(self.store, command.idempotency)
+        if prior is None:
+            return None
+        prior.check_same_request(request_digest(command))
+        campaign = self.campaign(command.campaign_id)
+        return CampaignClosed(campaign, campaign.refunded, self.store.max_position(), True)
+
+    def close_key(self, command: CloseCampaign, entry_id: UUID | None) -> list[IdempotencyKey]:
+        """The key of a keyed close, naming its refund entry (none when nothing was left)."""
+        key = command.idempotency
+        if key is None:
+            return []
+        digest = request_digest(command)
+        return [IdempotencyKey(key.scope, key.key, digest, entry_id, refusal=None)]
 
     def check_advertiser(self, user_id: UUID) -> None:
         try:

@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.account_copies import AccountCopies
 from commands.locks import LockTable
-from commands.points import EntryPlan, EntryRecorded, PostingResult
+from commands.points import EntryPlan, EntryRecorded, Idempotency, PostingResult
 from commands.retry import MAX_ATTEMPTS, with_retries
 from commands.store import BuddoStore, get_as
 from ledger.accounts import Account
@@ -117,13 +117,7 @@ class Journal:
         )
 
     def _prior_outcome(self, plan: EntryPlan) -> IdempotencyKey | None:
-        if plan.idempotency is None:
-            return None
-        key_id = idempotency_key_id(plan.idempotency.scope, plan.idempotency.key)
-        try:
-            return get_as(self.store, key_id, IdempotencyKey)
-        except AggregateNotFoundError:
-            return None
+        return stored_key(self.store, plan.idempotency)
 
     def _replay(self, prior: IdempotencyKey, plan: EntryPlan) -> EntryRecorded:
         prior.check_same_request(plan.request_digest)
@@ -134,6 +128,16 @@ class Journal:
             raise TypeError("an idempotency key with neither an entry nor a refusal")
         entry = get_as(self.store, prior.entry_id, JournalEntry)
         return _answer(entry, self.store.max_position(), replayed=True)
+
+
+def stored_key(store: BuddoStore, key: Idempotency | None) -> IdempotencyKey | None:
+    """What the first request under `key` recorded, if one did (and there is a key)."""
+    if key is None:
+        return None
+    try:
+        return get_as(store, idempotency_key_id(key.scope, key.key), IdempotencyKey)
+    except AggregateNotFoundError:
+        return None
 
 
 class _Deferred:

@@ -15,8 +15,11 @@ from commands.retry import with_retries
 from commands.store import BuddoStore, get_as
 from ledger.errors import NotFoundError, ValidationError
 from ledger.oauth import (
+    AUTH_METHODS,
     AUTO_SCOPES,
+    DEFAULT_AUTH_METHOD,
     EDITABLE_FIELDS,
+    PUBLIC_AUTH_METHOD,
     OAuthApp,
     ScopeRequest,
     app_id_for_client,
@@ -33,7 +36,7 @@ class RegisterApp:
     owner_id: UUID
     details: dict[str, Any]
     requested_scopes: list[str]
-    public: bool = False
+    auth_method: str = DEFAULT_AUTH_METHOD
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,11 @@ class AppHandlers:
         if problems := check_scopes(command.requested_scopes):
             raise ValidationError({"requested_scopes": problems})
         details = check_details(command.details)
+        if command.auth_method not in AUTH_METHODS:
+            raise ValidationError({"token_endpoint_auth_method": [f"one of {AUTH_METHODS}"]})
         client_id = CLIENT_ID_PREFIX + secrets.token_urlsafe(18)
-        secret = None if command.public else CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
+        public = command.auth_method == PUBLIC_AUTH_METHOD
+        secret = None if public else CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
         requested = set(command.requested_scopes)
         app = OAuthApp(
             owner_id=command.owner_id,
@@ -134,6 +140,7 @@ class AppHandlers:
             secret_digest=credentials.digest(secret) if secret else None,
             details=details,
             allowed_scopes=sorted(requested & AUTO_SCOPES | AUTO_SCOPES),
+            token_endpoint_auth_method=command.auth_method,
         )
         pending = sorted(requested - AUTO_SCOPES)
         request = ScopeRequest(app_id=app.id, scopes=pending, reason="") if pending else None

@@ -175,10 +175,11 @@ def _plan(
     )
 
 
-def request_digest(command: PointsCommand) -> str:
-    """SHA-256 of the command's canonical JSON without its key: 'the same request'. (The JSON
-    of `asdict(command)`, which the stored digests were made with, without its deep copy of
-    every field: it ran for every spend.)"""
+def request_digest(command: Any) -> str:
+    """SHA-256 of a command's canonical JSON without its key: 'the same request'. `command`
+    is a dataclass with an `idempotency` field (a points command, a campaign close). (The
+    JSON of `asdict(command)`, which the stored digests were made with, without its deep copy
+    of every field: it ran for every spend.)"""
     values = {
         part.name: _plain(getattr(command, part.name))
         for part in fields(command)

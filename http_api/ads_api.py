@@ -12,6 +12,7 @@ from aiohttp import web
 from commands.ads import (
     AdEventRecorded,
     AdServed,
+    CampaignClosed,
     CampaignLaunched,
     CloseCampaign,
     LaunchCampaign,
@@ -124,13 +125,16 @@ async def campaign(request: web.Request) -> web.Response:
 
 async def close_campaign(request: web.Request) -> web.Response:
     """Close a campaign: no more serves or payouts, and what is left goes back to the
-    advertiser in one `campaign_refund` entry (409 when it is already closed)."""
+    advertiser in one `campaign_refund` entry (409 when it is already closed). A keyed retry
+    answers the first response: a closed campaign's view no longer changes."""
     services = request.app[SERVICES]
     campaign_id = path_uuid(request, "id")
+    key = idempotency(request, f"admin-campaign-close:{request[PRINCIPAL].user_id}")
     await read_body(request, EMPTY)
-    await services.bus.execute(CloseCampaign(campaign_id))
+    done: CampaignClosed = await services.bus.execute(CloseCampaign(campaign_id, key))
     closed = await ads_queries.campaign(services.reads, campaign_id)  # inline: already there
-    return web.json_response({"campaign": closed.as_json()})
+    headers = {REPLAYED_HEADER: "true"} if done.replayed else {}
+    return web.json_response({"campaign": closed.as_json()}, headers=headers)
 
 
 async def serve(request: web.Request) -> web.Response:
@@ -265,7 +269,7 @@ ADS_ROUTES = [
         "Close a campaign; what is left in it goes back to the advertiser",
         "ads",
         auth="admin",
-        parameters=ID,
+        parameters=(*ID, IDEMPOTENCY_HEADER),
         responses={200: CAMPAIGN_SCHEMA},
     ),
     Route(

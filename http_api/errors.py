@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Spec section 1: the token and revocation endpoints answer every error in RFC 6749's shape;
+# introspection too (RFC 7662 2.3), as its protocol errors already were.
+OAUTH_PROTOCOL_PATHS = frozenset(
+    {"/api/oauth/token", "/api/oauth/token/verify", "/api/oauth/revoke"}
+)
+
 
 class InvalidRequestError(BuddoError):
     """The request itself is malformed."""
@@ -84,13 +90,17 @@ def status_for(error: BuddoError) -> int:
     return 500
 
 
-def error_response(error: BuddoError) -> web.Response:
+def speaks_oauth(request: web.BaseRequest) -> bool:
+    """Whether `request` went to an OAuth protocol endpoint, whose every error is RFC 6749's."""
+    return request.path in OAUTH_PROTOCOL_PATHS
+
+
+def error_response(error: BuddoError, *, oauth: bool = False) -> web.Response:
     """The error JSON of the spec: error, message and the error's structured fields; RFC
-    6749's error and error_description for the OAuth protocol endpoints."""
-    if isinstance(error, OAuthProtocolError):
-        body: dict[str, object] = {"error": error.code, "error_description": error.message}
-    else:
-        body = {"error": error.code, "message": error.message, **error.extra()}
+    6749's error and error_description (and the same fields) for an OAuth protocol error or
+    any error of an OAuth protocol endpoint (`oauth`)."""
+    text = "error_description" if oauth or isinstance(error, OAuthProtocolError) else "message"
+    body = {"error": error.code, text: error.message, **error.extra()}
     response = web.json_response(body, status=status_for(error))
     if isinstance(error, UnavailableError):
         response.headers["Retry-After"] = str(error.retry_after)
@@ -98,7 +108,7 @@ def error_response(error: BuddoError) -> web.Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="buddo"'
     if isinstance(error, InvalidClientError):
         response.headers["WWW-Authenticate"] = 'Basic realm="buddo"'
-    if isinstance(error, OAuthProtocolError):
+    if text == "error_description":
         response.headers["Cache-Control"] = "no-store"
     response.headers.update(error.headers())
     return response
@@ -117,21 +127,22 @@ def _from_http_exception(exc: web.HTTPException) -> BuddoError:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error leaves as the spec's JSON; a 500 never carries a traceback."""
+    oauth = speaks_oauth(request)
     try:
         return await handler(request)
     except BuddoError as error:
-        return error_response(error)
+        return error_response(error, oauth=oauth)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(_from_http_exception(exc))
+        response = error_response(_from_http_exception(exc), oauth=oauth)
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except OUTAGE_ERRORS as error:  # a driver call outside the translating layers (rate limits)
         log.warning("store unavailable on %s %s: %s", request.method, request.path, error)
         unavailable = UnavailableError("The store cannot be reached.", RETRY_AFTER_SECONDS)
-        return error_response(unavailable)
+        return error_response(unavailable, oauth=oauth)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(BuddoError("Something went wrong on our side."))
+        return error_response(BuddoError("Something went wrong on our side."), oauth=oauth)

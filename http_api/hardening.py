@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from http_api.errors import error_response
+from http_api.errors import error_response, speaks_oauth
 from ledger.errors import UnavailableError
 
 access_log = logging.getLogger("buddo.access")
@@ -72,7 +72,8 @@ async def _bounded(request: web.Request, handler: Handler, seconds: float) -> we
     except TimeoutError:
         access_log.warning("request %s ran past %gs", request[REQUEST_ID], seconds)
         return error_response(
-            UnavailableError("The request took too long.", TIMEOUT_RETRY_AFTER_SECONDS)
+            UnavailableError("The request took too long.", TIMEOUT_RETRY_AFTER_SECONDS),
+            oauth=speaks_oauth(request),
         )
 
 

@@ -13,6 +13,7 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
+from uuid import UUID
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ from http_api.authorize_request import (
 from http_api.browser_pages import is_browser
 from http_api.jwt_codec import looks_like_jwt
 from http_api.keys import SERVICES
+from http_api.openapi import OAUTH_ERROR_SCHEMA
 from http_api.parsing import Body, Field, path_uuid, read_body
 from http_api.routes import Route, Schema
 from http_api.views import NULLABLE, STRING, wrapped
@@ -198,16 +200,27 @@ async def introspect(request: web.Request) -> web.Response:
         or (app_id is not None and status.app_id != app_id)
     ):
         return web.json_response(INACTIVE, headers=NO_STORE)
-    answer = {
+    app = await oauth_queries.app(services.reads, UUID(status.app_id))
+    if app is None:
+        return web.json_response(INACTIVE, headers=NO_STORE)
+    return web.json_response(introspection(status, app.client_id), headers=NO_STORE)
+
+
+def introspection(status: oauth_queries.TokenStatus, client_id: str) -> dict[str, Any]:
+    """An active token: the spec's fields, then RFC 7662's (an access token is a Bearer
+    token; a refresh token says so, and a resource server must never take it for one)."""
+    return {
         "active": True,
         "user_id": status.user_id,
         "app_id": status.app_id,
         "scopes": status.scopes,
-        "scope": " ".join(status.scopes),
-        "token_type": f"{status.kind}_token",
         "expires_at": status.expires_at,
+        "scope": " ".join(status.scopes),
+        "client_id": client_id,
+        "sub": status.user_id,
+        "exp": int(datetime.fromisoformat(status.expires_at).timestamp()),
+        "token_type": "Bearer" if status.kind == "access" else "refresh_token",
     }
-    return web.json_response(answer, headers=NO_STORE)
 
 
 async def revoke(request: web.Request) -> web.Response:
@@ -273,11 +286,6 @@ async def disconnect_app(request: web.Request) -> web.Response:
 
 
 SCOPE_LIST: Schema = {"type": "array", "items": STRING}
-OAUTH_ERROR: Schema = {
-    "type": "object",
-    "required": ["error", "error_description"],
-    "properties": {"error": STRING, "error_description": STRING},
-}
 TOKEN_RESPONSE: Schema = {
     "type": "object",
     "required": ["access_token", "token_type", "expires_in", "refresh_token", "scope"],
@@ -299,9 +307,12 @@ INTROSPECTION: Schema = {
         "user_id": STRING,
         "app_id": STRING,
         "scopes": SCOPE_LIST,
-        "scope": STRING,
-        "token_type": {"type": "string", "enum": ["access_token", "refresh_token"]},
         "expires_at": STRING,
+        "scope": STRING,
+        "client_id": STRING,
+        "sub": STRING,
+        "exp": {"type": "integer"},
+        "token_type": {"type": "string", "enum": ["Bearer", "refresh_token"]},
     },
 }
 CONNECTED_APP: Schema = {
@@ -368,7 +379,7 @@ OAUTH_ROUTES = [
         "oauth",
         request=TOKEN.schema(),
         form=True,
-        responses={200: TOKEN_RESPONSE, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+        responses={200: TOKEN_RESPONSE, 400: OAUTH_ERROR_SCHEMA, 401: OAUTH_ERROR_SCHEMA},
     ),
     Route(
         "POST",
@@ -379,7 +390,7 @@ OAUTH_ROUTES = [
         request=PRESENTED_TOKEN.schema(),
         form=True,
         limit="introspect",
-        responses={200: INTROSPECTION, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+        responses={200: INTROSPECTION, 400: OAUTH_ERROR_SCHEMA, 401: OAUTH_ERROR_SCHEMA},
     ),
     Route(
         "POST",
@@ -389,7 +400,7 @@ OAUTH_ROUTES = [
         "oauth",
         request=PRESENTED_TOKEN.schema(),
         form=True,
-        responses={200: {"type": "object"}, 400: OAUTH_ERROR, 401: OAUTH_ERROR},
+        responses={200: {"type": "object"}, 400: OAUTH_ERROR_SCHEMA, 401: OAUTH_ERROR_SCHEMA},
     ),
     Route(
         "GET",

@@ -16,12 +16,11 @@ from http_api.ratelimit import enforce_request
 from http_api.routes import Handler, Route, Schema
 from http_api.views import NULLABLE, STRING, object_schema, wrapped
 from ledger.errors import NotFoundError, ValidationError
-from ledger.oauth import ALL_SCOPES
+from ledger.oauth import ALL_SCOPES, AUTH_METHODS, DEFAULT_AUTH_METHOD
 from projections import oauth_queries
 from projections.db import ReadDatabase
 from projections.oauth_queries import AppView
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 URL = Field("string", required=False, max_length=2_000, nullable=True)
 DETAILS = {
     "app_name": Field("string", min_length=1, max_length=100),
@@ -67,7 +66,7 @@ def app_json(app: AppView) -> dict[str, Any]:
         "is_approved": app.is_approved,
         "listed": app.listed,
         "suspended": app.suspended,
-        "token_endpoint_auth_method": "none" if app.public else "client_secret_basic",
+        "token_endpoint_auth_method": app.auth_method,
         "inserted_at": app.inserted_at,
         "updated_at": app.updated_at,
     }
@@ -117,16 +116,12 @@ async def create_app(request: web.Request) -> web.Response:
         raise EmailNotVerifiedError
     body = check_web_urls(await read_body(request, CREATE))
     scopes = body.pop("requested_scopes", [])
-    method = body.pop("token_endpoint_auth_method", "client_secret_basic")
+    method = body.pop("token_endpoint_auth_method", DEFAULT_AUTH_METHOD)
     done: oauth.AppRegistered = await services.bus.execute(
-        oauth.RegisterApp(principal.user_id, body, scopes, public=method == "none")
+        oauth.RegisterApp(principal.user_id, body, scopes, auth_method=method)
     )
     app = await owned_app(services.reads, principal.user_id, done.app_id)
-    shown = {
-        **app_json(app),
-        "client_secret": done.client_secret,
-        "token_endpoint_auth_method": method,
-    }
+    shown = {**app_json(app), "client_secret": done.client_secret}
     return web.json_response({"app": shown}, status=201, headers={"Cache-Control": "no-store"})
 
 

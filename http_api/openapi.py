@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from http_api import __version__
+from http_api.errors import OAUTH_PROTOCOL_PATHS
 from http_api.routes import Route, Schema
 
 ERROR_SCHEMA: Schema = {
@@ -20,6 +21,17 @@ ERROR_SCHEMA: Schema = {
         "retry_after": {"type": "integer"},
         "balance": {"type": "integer"},
         "required_scope": {"type": "string"},
+    },
+}
+
+# RFC 6749 5.2's shape, with the same structured fields (`retry_after` of a 429 or 503).
+OAUTH_ERROR_SCHEMA: Schema = {
+    "type": "object",
+    "required": ["error", "error_description"],
+    "properties": {
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+        "retry_after": {"type": "integer"},
     },
 }
 
@@ -58,7 +70,8 @@ def _responses(route: Route) -> dict[str, Any]:
     responses = {
         str(status): _response(status, schema) for status, schema in route.responses.items()
     }
-    responses.setdefault("default", _response(400, ERROR_SCHEMA))
+    error = OAUTH_ERROR_SCHEMA if route.path in OAUTH_PROTOCOL_PATHS else ERROR_SCHEMA
+    responses.setdefault("default", _response(400, error))
     for status in route.pages:
         page = responses.setdefault(str(status), _response(status, HTML_PAGE))
         page["content"]["text/html"] = {"schema": HTML_PAGE}
@@ -106,6 +119,6 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": SECURITY_SCHEMES,
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, "OAuthError": OAUTH_ERROR_SCHEMA},
         },
     }

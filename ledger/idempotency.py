@@ -23,7 +23,8 @@ def check_key(key: str) -> str:
 
 
 class IdempotencyKey(Aggregate):
-    """The first outcome of a keyed request: the entry it made, or why it was refused."""
+    """The first outcome of a keyed request: the entry it made (none for a campaign close
+    with nothing left to refund), or why it was refused."""
 
     class Recorded(Aggregate.Created):
         """A keyed request was first answered: with an entry, or with a refusal."""

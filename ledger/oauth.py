@@ -14,6 +14,11 @@ from ledger.ids import derived_id
 AUTO_SCOPES = frozenset({"profile:read", "points:read"})
 ADMIN_SCOPES = frozenset({"points:spend", "points:transfer", "app:balance:read", "deploy:manage"})
 ALL_SCOPES = AUTO_SCOPES | ADMIN_SCOPES
+#: RFC 7591's token_endpoint_auth_method: the first two make a confidential client (it may
+#: send its secret either way), `none` a public one (PKCE alone).
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+PUBLIC_AUTH_METHOD = "none"
+DEFAULT_AUTH_METHOD = "client_secret_basic"
 EDITABLE_FIELDS = (
     "app_name",
     "app_description",
@@ -29,17 +34,26 @@ def app_id_for_client(client_id: str) -> UUID:
     return derived_id("oauth-app", client_id)
 
 
+def auth_method(recorded: str | None, *, public: bool) -> str:
+    """The registered method, or for an app registered before it was kept, the one implied."""
+    if recorded is not None:
+        return recorded
+    return PUBLIC_AUTH_METHOD if public else DEFAULT_AUTH_METHOD
+
+
 class OAuthApp(Aggregate):
     """A third-party app: its redirect URIs, its allowed scopes, its (hashed) secret."""
 
     class Registered(Aggregate.Created):
-        """An operator registered an app (the secret's digest only; none for public apps)."""
+        """An operator registered an app (the secret's digest only; none for public apps).
+        `token_endpoint_auth_method` is None in events recorded before it was kept."""
 
         owner_id: UUID
         client_id: str
         secret_digest: str | None
         details: dict[str, Any]
         allowed_scopes: list[str]
+        token_endpoint_auth_method: str | None = None
 
     class Updated(Aggregate.Event):
         """The owner changed some of the app's details."""
@@ -83,12 +97,14 @@ class OAuthApp(Aggregate):
         secret_digest: str | None,
         details: dict[str, Any],
         allowed_scopes: list[str],
+        token_endpoint_auth_method: str | None = None,
     ) -> None:
         self.owner_id = owner_id
         self.client_id = client_id
         self.secret_digest = secret_digest
         self.details = dict(details)
         self.allowed_scopes = list(allowed_scopes)
+        self.recorded_auth_method = token_endpoint_auth_method
         self.suspended = False
         self.deleted = False
         self.epoch = 0  # grows with each suspension: grants of an earlier epoch are dead
@@ -96,6 +112,11 @@ class OAuthApp(Aggregate):
     @property
     def is_public(self) -> bool:
         return self.secret_digest is None
+
+    @property
+    def auth_method(self) -> str:
+        """How the client authenticates at the token endpoint (as registered)."""
+        return auth_method(self.recorded_auth_method, public=self.is_public)
 
     @property
     def redirect_uris(self) -> list[str]:

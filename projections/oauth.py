@@ -46,6 +46,12 @@ class OAuthProjection(Projection):
             " deleted INTEGER NOT NULL, inserted_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
             "id",
         ),
+        # A table of its own, so that stores made before it was kept need no migration; a row
+        # only for registrations that recorded their method (older ones imply it by `public`).
+        "oauth_app_auth_methods": (
+            "CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, method TEXT NOT NULL)",
+            "id",
+        ),
         "scope_requests": (
             "CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, app_id TEXT NOT NULL,"
             " scopes TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, note TEXT,"
@@ -132,6 +138,12 @@ class OAuthProjection(Projection):
                     when,
                 ),
             )
+            if event.token_endpoint_auth_method is not None:
+                sql.execute(
+                    f"INSERT INTO {self.table('oauth_app_auth_methods')} (id, method)"
+                    " VALUES (%s, %s)",
+                    (str(event.originator_id), event.token_endpoint_auth_method),
+                )
         elif isinstance(event, OAuthApp.Updated):
             self.update_app(sql, event, *_changes(event.changes))
         else:

@@ -8,11 +8,13 @@ from typing import Any
 from uuid import UUID
 
 from ledger.errors import NotFoundError
+from ledger.oauth import auth_method
 from projections.db import Lookup, ReadDatabase, Row, in_list
 
 APP_QUERY = (
-    "SELECT a.*, (SELECT COUNT(*) FROM scope_requests r WHERE r.app_id = a.id"
-    " AND r.status = 'pending') AS pending_requests FROM oauth_apps a"
+    "SELECT a.*, m.method AS auth_method, (SELECT COUNT(*) FROM scope_requests r"
+    " WHERE r.app_id = a.id AND r.status = 'pending') AS pending_requests FROM oauth_apps a"
+    " LEFT JOIN oauth_app_auth_methods m ON m.id = a.id"
 )
 
 
@@ -36,6 +38,7 @@ class AppView:
     pending_requests: int
     inserted_at: str
     updated_at: str
+    auth_method: str
 
     @property
     def is_approved(self) -> bool:
@@ -61,6 +64,7 @@ def _app(row: Row) -> AppView:
         pending_requests=int(row["pending_requests"]),
         inserted_at=row["inserted_at"],
         updated_at=row["updated_at"],
+        auth_method=auth_method(row["auth_method"], public=bool(row["public"])),
     )
 
 

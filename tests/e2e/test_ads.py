@@ -423,8 +423,9 @@ async def advertised(
     return world, advertiser, await launch(world, advertiser, **fields)
 
 
-async def close(world: Connected, campaign_id: str) -> Any:
-    return await world.client.post(f"{CAMPAIGNS}/{campaign_id}/close", headers=world.admin.auth)
+async def close(world: Connected, campaign_id: str, key: str | None = None) -> Any:
+    headers = {**world.admin.auth, **({"Idempotency-Key": key} if key else {})}
+    return await world.client.post(f"{CAMPAIGNS}/{campaign_id}/close", headers=headers)
 
 
 async def refund_postings(client: TestClient) -> list[Any]:  # type: ignore[type-arg]
@@ -518,6 +519,48 @@ async def test_closing_twice_is_409_and_only_admins_may_close(
     assert again.status == 409
     assert (await again.json())["error"] == "conflict"
     assert await balances(client) == before
+
+
+async def test_a_keyed_close_replays_the_first_answer_and_another_campaign_conflicts(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, advertiser, campaign = await advertised(client, settings, payout_rate=7)
+    await world.grant(advertiser, 100)
+    other = await launch(world, advertiser, budget=100)
+    assert (await report(world, campaign["id"], "click"))["payout_rate_snapshot"] == 7
+
+    first = await close(world, campaign["id"], key="close-1")
+    again = await close(world, campaign["id"], key="close-1")
+    elsewhere = await close(world, other["id"], key="close-1")
+    unkeyed = await close(world, campaign["id"])
+
+    assert (first.status, again.status, elsewhere.status, unkeyed.status) == (200, 200, 409, 409)
+    assert await again.json() == await first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert (await elsewhere.json())["error"] == "idempotency_conflict"
+    assert (await unkeyed.json())["error"] == "conflict"
+    assert (await campaign_now(world, other["id"]))["status"] == "active"
+    assert len({row["entry_id"] for row in await refund_postings(client)}) == 1
+    await assert_books_balance(client)
+
+
+async def test_a_keyed_close_of_a_spent_campaign_replays_too(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    world, _, campaign = await advertised(client, settings, payout_rate=900)  # 900 left
+    assert (await report(world, campaign["id"], "click"))["payout_rate_snapshot"] == 900
+
+    answers = await asyncio.gather(*(close(world, campaign["id"], key="c") for _ in range(3)))
+
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    bodies = [await answer.json() for answer in answers]
+    assert bodies[0]["campaign"]["refunded"] == 0
+    assert bodies[1:] == bodies[:1] * 2
+    replayed = [answer.headers.get("Idempotent-Replayed") for answer in answers]
+    assert sorted(replayed, key=str) == [None, "true", "true"]
 
 
 async def test_two_concurrent_closes_refund_once(

@@ -76,6 +76,23 @@ async def test_a_new_app_shows_its_secret_once_and_never_again(
     assert detail["pending_scopes"] == []
 
 
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post", "none"])
+async def test_reads_show_the_token_endpoint_auth_method_the_app_was_registered_with(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+    method: str,
+) -> None:
+    owner = await verified_person(client, settings.data_dir)
+    app = await register_app(client, owner, token_endpoint_auth_method=method)
+
+    one = await client.get(f"/api/oauth/my-apps/{app.id}", headers=owner.auth)
+    listing = await client.get("/api/oauth/my-apps", headers=owner.auth)
+
+    assert app.body["token_endpoint_auth_method"] == method
+    assert (await one.json())["app"]["token_endpoint_auth_method"] == method
+    assert [a["token_endpoint_auth_method"] for a in (await listing.json())["apps"]] == [method]
+
+
 async def test_the_public_lookup_shows_only_public_fields(
     client: TestClient,  # type: ignore[type-arg]
     settings: Settings,

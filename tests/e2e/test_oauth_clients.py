@@ -11,7 +11,9 @@ test's aiohttp client on the very URL the library built.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -19,6 +21,8 @@ import requests
 from aiohttp.test_utils import TestClient
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
+from authlib.oauth2.rfc6750 import InsufficientScopeError
+from authlib.oauth2.rfc7662 import IntrospectionToken, IntrospectTokenValidator
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session as RequestsOAuthlibSession
 from yarl import URL
@@ -120,6 +124,33 @@ def assert_active(body: dict[str, Any], user: Person, app: RegisteredApp) -> Non
     assert sorted(body["scopes"]) == sorted(AUTO_SCOPES)
 
 
+class Introspected(IntrospectTokenValidator):
+    """Authlib's resource-server validator, fed an answer already fetched."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def introspect_token(self, token_string: str) -> IntrospectionToken:  # noqa: ARG002
+        return IntrospectionToken(self.answer)
+
+
+def assert_rfc7662(body: dict[str, Any], user: Person, app: RegisteredApp) -> None:
+    """RFC 7662's members, as Authlib's resource-server side reads them."""
+    validator = Introspected(body)
+    token = validator.authenticate_token("unused")
+    assert token.token_type == "Bearer"
+    assert token.get_client_id() == app.client_id
+    assert token.sub == user.user["id"]
+    assert isinstance(token.exp, int)
+    assert token.get_expires_at() == int(datetime.fromisoformat(body["expires_at"]).timestamp())
+    assert token.get_expires_at() > time.time() + 3_000
+    assert sorted(token.get_scope().split()) == sorted(AUTO_SCOPES)
+    validator.validate_token(token, ["profile:read points:read"], None)
+    with pytest.raises(InsufficientScopeError):
+        validator.validate_token(token, ["points:spend"], None)
+
+
 def profile_status(session: requests.Session, url: str) -> int:
     """GET the external profile through the library's session (it adds the bearer token)."""
     with session.get(url, timeout=HTTP_TIMEOUT_SECONDS) as response:
@@ -185,7 +216,7 @@ async def test_authlib_oauth2_session_does_the_whole_flow(
         )
         assert introspected.status_code == 200, introspected.text
         assert_active(introspected.json(), user, app)
-        assert introspected.json()["token_type"] == "access_token"
+        assert_rfc7662(introspected.json(), user, app)
         retired = await in_thread(
             session.introspect_token,
             urls.introspect,

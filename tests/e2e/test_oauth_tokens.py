@@ -103,6 +103,11 @@ async def test_the_whole_happy_path(
     expires_at = parse_time(active["expires_at"])
     now = datetime.now(UTC)
     assert now < expires_at <= now + timedelta(seconds=ACCESS_LIFETIME + 60)
+    assert active["exp"] == int(expires_at.timestamp())
+    assert (active["sub"], active["client_id"]) == (user.user["id"], app.client_id)
+    assert (active["scope"], active["token_type"]) == (" ".join(active["scopes"]), "Bearer")
+    refreshing = await introspect(client, second["refresh_token"])
+    assert (refreshing["token_type"], refreshing["client_id"]) == ("refresh_token", app.client_id)
 
     revoked = await revoke(client, app, second["access_token"])
 

@@ -48,8 +48,9 @@ def register_user(bus: CommandBus) -> UUID:
 
 def register_app(bus: CommandBus, owner_id: UUID, *, public: bool = False) -> Client:
     details = {"app_name": "Grant test app", "redirect_uris": [REDIRECT_URI]}
+    method = "none" if public else "client_secret_basic"
     done: oauth.AppRegistered = bus.handle(
-        oauth.RegisterApp(owner_id, details, list(SCOPES), public=public)
+        oauth.RegisterApp(owner_id, details, list(SCOPES), auth_method=method)
     )
     return Client(done.app_id, grants.ClientCredentials(done.client_id, done.client_secret))
 
