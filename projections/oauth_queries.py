@@ -194,6 +194,7 @@ class TokenStatus:
     kind: str
     user_id: str
     app_id: str
+    client_id: str | None  # None only if the app's row is gone
     grant_id: str
     scopes: list[str]
     expires_at: str
@@ -204,8 +205,9 @@ class TokenStatus:
 async def _token_statuses(db: ReadDatabase, token_digests: list[str]) -> dict[str, TokenStatus]:
     placeholders, params = in_list(token_digests)
     rows = await db.fetch_all(
-        "SELECT c.token_key, c.kind, c.user_id, c.app_id, c.family_id, c.scopes, c.expires_at,"
-        " c.revoked_at, u.suspended FROM credentials c JOIN users u ON u.id = c.user_id"
+        "SELECT c.token_key, c.kind, c.user_id, c.app_id, a.client_id, c.family_id, c.scopes,"
+        " c.expires_at, c.revoked_at, u.suspended FROM credentials c"
+        " JOIN users u ON u.id = c.user_id LEFT JOIN oauth_apps a ON a.id = c.app_id"
         f" WHERE c.kind IN ('access', 'refresh') AND c.token_key IN ({placeholders})",
         params,
     )
@@ -222,6 +224,7 @@ def _token_status(row: Row) -> TokenStatus:
         kind=row["kind"],
         user_id=row["user_id"],
         app_id=row["app_id"],
+        client_id=row["client_id"],
         grant_id=row["family_id"],
         scopes=row["scopes"].split(),
         expires_at=row["expires_at"],
