@@ -38,6 +38,8 @@ Recorded = Sequence[tuple[int, DomainEventProtocol[UUID]]]
 class SqlExecutor(Protocol):
     """What a projection may do with the write transaction: run a statement (`%s` params)."""
 
+    dialect: str
+
     def execute(self, statement: str, params: Sequence[object] = ()) -> None: ...
 
 
@@ -48,6 +50,8 @@ class InlineWriter(Protocol):
 
 
 class _SQLiteSql:
+    dialect = "sqlite"
+
     def __init__(self, cursor: SQLiteCursor) -> None:
         self._cursor = cursor
 
@@ -56,6 +60,8 @@ class _SQLiteSql:
 
 
 class _PostgresSql:
+    dialect = "postgres"
+
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
 

@@ -53,7 +53,8 @@ class AnalyticsProjection(Projection):
         if totals:
             insert_rows(
                 sql,
-                f"INSERT INTO {self.table('app_daily')} (app_id, day, {', '.join(COLUMNS)})",
+                f"{self.table('app_daily')} (app_id, day, {', '.join(COLUMNS)})",
+                ("text", "text", *["bigint"] * len(COLUMNS)),
                 [(*key, *row) for key, row in totals.items()],
                 "ON CONFLICT (app_id, day) DO UPDATE SET "
                 + ", ".join(f"{c} = {self.table('app_daily')}.{c} + excluded.{c}" for c in COLUMNS),
@@ -61,7 +62,8 @@ class AnalyticsProjection(Projection):
         if active:
             insert_rows(
                 sql,
-                f"INSERT INTO {self.table('app_daily_users')} (app_id, day, user_id)",
+                f"{self.table('app_daily_users')} (app_id, day, user_id)",
+                ("text", "text", "text"),
                 list(active),
                 "ON CONFLICT DO NOTHING",
             )

@@ -22,6 +22,8 @@ COPY_PREFIX = "rebuild_"
 
 
 class _ScratchSql:
+    dialect = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 

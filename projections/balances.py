@@ -37,7 +37,8 @@ class BalanceProjection(Projection):
         if latest:
             insert_rows(
                 sql,
-                f"INSERT INTO {self.table('balances')} (account, balance, position, updated_at)",
+                f"{self.table('balances')} (account, balance, position, updated_at)",
+                ("text", "bigint", "bigint", "text"),
                 list(latest.values()),
                 "ON CONFLICT (account) DO UPDATE SET balance = excluded.balance,"
                 " position = excluded.position, updated_at = excluded.updated_at",

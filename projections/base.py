@@ -16,7 +16,10 @@ TRACKING_TABLE = "projection_tracking"
 
 
 class Sql(Protocol):
-    """A write transaction: run a statement with `%s` placeholders."""
+    """A write transaction: run a statement with `%s` placeholders. `dialect` ("postgres" or
+    "sqlite") lets a statement take a form only one database has."""
+
+    dialect: str
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> None: ...
 
@@ -73,18 +76,37 @@ class Projection(ABC):
             self.apply(sql, position, event)
 
 
-#: rows per multi-row INSERT: under SQLite's 32,766 and PostgreSQL's 65,535 parameters
+#: rows per multi-row INSERT on SQLite: under its 32,766 parameters
 ROWS_PER_STATEMENT = 1_000
 
 
-def insert_rows(sql: Sql, head: str, rows: Sequence[Sequence[object]], tail: str = "") -> None:
-    """`head VALUES (…), (…) tail` for `rows` (all of one width), in statements of at most
-    ROWS_PER_STATEMENT rows."""
+def insert_rows(
+    sql: Sql,
+    into: str,
+    types: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    tail: str = "",
+) -> None:
+    """`INSERT INTO {into} … {tail}` of `rows`, whose columns have the PostgreSQL `types`.
+
+    On PostgreSQL one statement of one array per column (`unnest`): its text never changes,
+    so psycopg parses it once and the server prepares it once, where a `VALUES` list of as many
+    placeholders as values is new text for every batch size (psycopg parses statements of over
+    50 parameters anew on every call). On SQLite `VALUES` lists of at most ROWS_PER_STATEMENT
+    rows.
+    """
+    if sql.dialect == "postgres":
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        sql.execute(
+            f"INSERT INTO {into} SELECT * FROM unnest({arrays}) {tail}".rstrip(),
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        return
+    row = "(" + ", ".join(["%s"] * len(types)) + ")"
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        row = "(" + ", ".join(["%s"] * len(chunk[0])) + ")"
         sql.execute(
-            f"{head} VALUES {', '.join([row] * len(chunk))} {tail}".rstrip(),
+            f"INSERT INTO {into} VALUES {', '.join([row] * len(chunk))} {tail}".rstrip(),
             [value for values in chunk for value in values],
         )
 

@@ -9,6 +9,12 @@ from ledger.journal import JournalEntry
 from ledger.times import iso_z
 from projections.base import Event, Projection, Sql, insert_rows
 
+# The table's columns, in order, as PostgreSQL types.
+COLUMN_TYPES = (
+    *("text", "bigint", "text", "text", "bigint", "bigint"),
+    *("text", "text", "text", "text", "text", "text"),
+)
+
 
 class HistoryProjection(Projection):
     """One row per posting, keyed by (account, position)."""
@@ -34,7 +40,7 @@ class HistoryProjection(Projection):
             if isinstance(event, JournalEntry.Recorded):
                 rows.extend(_rows(position, event))
         if rows:  # columns in the table's order
-            insert_rows(sql, f"INSERT INTO {self.table('account_history')}", rows)
+            insert_rows(sql, self.table("account_history"), COLUMN_TYPES, rows)
 
 
 def _rows(position: int, event: JournalEntry.Recorded) -> list[tuple[object, ...]]:
