@@ -124,7 +124,8 @@ class Coalescer(Generic[K, V]):
 
 @dataclass(frozen=True)
 class Lookup(Generic[K, V]):
-    """A query by key that concurrent requests share: `fetch` answers many keys at once."""
+    """A query by key that concurrent requests share: `fetch` answers many keys at once.
+    (`name` is for people reading a trace; the object itself is the identity.)"""
 
     name: str
     fetch: Callable[[ReadDatabase, list[K]], Awaitable[dict[K, V]]]
@@ -136,16 +137,16 @@ class _Lookups:
     """One Coalescer per Lookup, for a read database."""
 
     def __init__(self) -> None:
-        self._coalescers: dict[str, Coalescer[Any, Any]] = {}
+        self._coalescers: dict[Lookup[Any, Any], Coalescer[Any, Any]] = {}
 
     async def lookup(self, lookup: Lookup[K, V], key: K) -> V | None:
         """`lookup`'s value for `key` (None if there is none), in one query with the keys
         other requests ask for in the same turn of the event loop."""
-        coalescer = self._coalescers.get(lookup.name)
+        coalescer = self._coalescers.get(lookup)
         if coalescer is None:
             db: ReadDatabase = self  # type: ignore[assignment]
             coalescer = Coalescer(lambda keys: lookup.fetch(db, list(keys)), lookup.limit)
-            self._coalescers[lookup.name] = coalescer
+            self._coalescers[lookup] = coalescer
         value: V | None = await coalescer.get(key)
         return value
 
