@@ -209,6 +209,20 @@ def test_proofs_hold_for_the_standalone_verifier_and_forgeries_do_not(
         tool.check_consistency(other, consistency)
 
 
+def test_no_proof_is_given_from_a_chain_that_no_longer_matches_its_checkpoint(
+    logged: BuddoStore,
+) -> None:
+    """A proof is never made from leaf hashes edited after they were signed."""
+    db = AuditDb(logged)
+    with db.write() as w:
+        w.run(
+            f"UPDATE {audit_chain.CHAIN_TABLE} SET leaf_hash = %s WHERE position = %s",
+            (bytes(32), 3),
+        )
+    with pytest.raises(RuntimeError, match="no longer matches"):
+        inclusion_proof(db, 9)
+
+
 def test_export_totals_tie_to_the_trial_balance(
     bus: CommandBus, logged: BuddoStore, tmp_path: Path
 ) -> None:
