@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from http_api.settings import Settings
 from tests.e2e.deploy_helpers import IMAGE, deploy_client, operator
 from tests.e2e.oauth_helpers import bearer, connect, register_app, verified_person
@@ -175,6 +177,33 @@ async def test_idempotency_key_replays_the_create(settings: Settings, aiohttp_cl
         "/api/deploy/apps", json={**body, "subdomain": "other"}, headers=headers
     )
     assert other.status == 409
+
+
+@pytest.mark.parametrize(("tier", "other_tier"), [("starter", "btc-basic"), ("btc-basic", "pro")])
+async def test_a_key_reused_for_another_request_is_an_idempotency_conflict(
+    settings: Settings, aiohttp_client: Any, tier: str, other_tier: str
+) -> None:
+    client = await deploy_client(settings, aiohttp_client)
+    app = await operator(client, settings, points=5_000)
+    body = {"image": IMAGE, "subdomain": "keyed", "tier": tier}
+    headers = {**app.auth, "Idempotency-Key": "create-1"}
+    first = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert first.status == 201, await first.text()
+    for changed in (
+        {"image": "ghcr.io/buddo/other:2.0"},
+        {"tier": other_tier},
+        {"port": 8080},
+        {"env_vars": {"EXTRA": "1"}},
+        {"custom_domain": "app.example.com"},
+        {"subdomain": "other"},
+    ):
+        response = await client.post("/api/deploy/apps", json=body | changed, headers=headers)
+        assert response.status == 409, changed
+        assert (await response.json())["error"] == "idempotency_conflict", changed
+    again = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert (again.status, again.headers["Idempotent-Replayed"]) == (201, "true")
+    listed = await (await client.get("/api/deploy/apps", headers=app.auth)).json()
+    assert [d["id"] for d in listed["deployments"]] == [(await first.json())["deployment"]["id"]]
 
 
 async def test_a_replayed_create_answers_the_first_response_unchanged(
