@@ -10,8 +10,9 @@ from aiohttp import web
 from commands.deploy_runtime import RuntimeDriver
 from commands.deployments import CreateDeployment, DeploymentCreated
 from http_api.authn import APP_PRINCIPAL
-from http_api.external_api import PAGE_QUERY, REPLAYED_HEADER, idempotency
+from http_api.external_api import REPLAYED_HEADER, idempotency
 from http_api.keys import SERVICES
+from http_api.paging import PAGE_QUERY
 from http_api.parsing import Body, Field, path_uuid, query_int, query_value, read_body
 from http_api.ratelimit import enforce_request
 from http_api.routes import Handler, Route

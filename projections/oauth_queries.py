@@ -10,6 +10,7 @@ from uuid import UUID
 from ledger.errors import NotFoundError
 from ledger.oauth import auth_method
 from projections.db import Lookup, ReadDatabase, Row, in_list
+from projections.queries import keyset, page_of
 
 APP_QUERY = (
     "SELECT a.*, m.method AS auth_method, (SELECT COUNT(*) FROM scope_requests r"
@@ -88,13 +89,19 @@ async def app_by_client(db: ReadDatabase, client_id: str) -> AppView | None:
     return _app(row) if row else None
 
 
-async def apps_of_owner(db: ReadDatabase, owner_id: UUID) -> list[AppView]:
-    """The owner's live apps, oldest first."""
+async def apps_of_owner(
+    db: ReadDatabase, owner_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[AppView], str | None]:
+    """A page of the owner's live apps, oldest first, and the cursor of the next page (None at
+    the end), keyed by (inserted_at, id): both never change."""
+    after, params = keyset("a.inserted_at, a.id", cursor, (str, str))
     rows = await db.fetch_all(
-        f"{APP_QUERY} WHERE a.owner_id = %s AND a.deleted = 0 ORDER BY a.inserted_at, a.id",
-        (str(owner_id),),
+        f"{APP_QUERY} WHERE a.owner_id = %s AND a.deleted = 0{after}"
+        " ORDER BY a.inserted_at, a.id LIMIT %s",
+        (str(owner_id), *params, limit + 1),
     )
-    return [_app(row) for row in rows]
+    page, next_cursor = page_of(rows, limit, lambda row: (row["inserted_at"], row["id"]))
+    return [_app(row) for row in page], next_cursor
 
 
 @dataclass(frozen=True)
