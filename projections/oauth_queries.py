@@ -182,16 +182,21 @@ async def scope_request(db: ReadDatabase, request_id: UUID) -> ScopeRequestView:
     return _request(row)
 
 
-async def connected_apps(db: ReadDatabase, user_id: UUID) -> list[dict[str, Any]]:
-    """The apps a user has authorized and not removed (spec 5.7)."""
+async def connected_apps(
+    db: ReadDatabase, user_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the apps a user has authorized and not removed (spec 5.7), by
+    (connected_at, app_id), and the cursor of the next page (None at the end)."""
+    after, params = keyset("c.connected_at, c.app_id", cursor, (str, str))
     rows = await db.fetch_all(
         "SELECT c.app_id, a.client_id, a.app_name, a.logo_url, c.scopes, c.connected_at,"
         " c.last_used_at FROM connections c JOIN oauth_apps a ON a.id = c.app_id"
-        " WHERE c.user_id = %s AND c.connected = 1 AND a.deleted = 0"
-        " ORDER BY c.connected_at, c.app_id",
-        (str(user_id),),
+        f" WHERE c.user_id = %s AND c.connected = 1 AND a.deleted = 0{after}"
+        " ORDER BY c.connected_at, c.app_id LIMIT %s",
+        (str(user_id), *params, limit + 1),
     )
-    return [{**row, "scopes": json.loads(row["scopes"])} for row in rows]
+    page, next_cursor = page_of(rows, limit, lambda row: (row["connected_at"], row["app_id"]))
+    return [{**row, "scopes": json.loads(row["scopes"])} for row in page], next_cursor
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import pytest
 from aiohttp.test_utils import TestClient
 
-from commands.oauth import RegisterApp
 from http_api.settings import Settings
-from tests.e2e.auth_helpers import services
 from tests.e2e.helpers import Person
 from tests.e2e.oauth_helpers import (
     AUTO_SCOPES,
@@ -23,6 +19,7 @@ from tests.e2e.oauth_helpers import (
     post_app,
     refresh,
     register_app,
+    seeded_apps,
     verified_person,
 )
 from tests.e2e.paging_helpers import assert_pages
@@ -500,17 +497,6 @@ async def test_a_deleted_app_is_gone_and_cannot_start_a_grant(
     assert "Location" not in attempt.headers
 
 
-async def seeded_apps(client: TestClient, owner: Person, count: int) -> list[str]:  # type: ignore[type-arg]
-    """`count` apps of `owner`, registered through the command bus (over HTTP an owner may
-    register 3 an hour), in the order made."""
-    made = []
-    for n in range(count):
-        details = {"app_name": f"App {n}", "redirect_uris": [REDIRECT_URI]}
-        command = RegisterApp(UUID(owner.user["id"]), details, list(AUTO_SCOPES))
-        made.append(str((await services(client).bus.execute(command)).app_id))
-    return made
-
-
 async def test_my_apps_pages_oldest_first(
     client: TestClient,  # type: ignore[type-arg]
     settings: Settings,
@@ -518,5 +504,5 @@ async def test_my_apps_pages_oldest_first(
     owner = await verified_person(client, settings.data_dir)
     other = await verified_person(client, settings.data_dir)
     await seeded_apps(client, other, 1)
-    made = await seeded_apps(client, owner, 52)
+    made = [str(app.app_id) for app in await seeded_apps(client, owner, 52)]
     await assert_pages(client, "/api/oauth/my-apps", owner.auth, "apps", made)
