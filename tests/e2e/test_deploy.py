@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import pytest
 
+from commands.deployments import MoveDeployment
 from http_api.settings import Settings
+from tests.e2e.auth_helpers import services
 from tests.e2e.deploy_helpers import IMAGE, deploy_client, operator
 from tests.e2e.oauth_helpers import bearer, connect, register_app, verified_person
+from tests.e2e.paging_helpers import assert_pages, page
 
 
 async def test_tiers_and_health_name_the_runtime(settings: Settings, aiohttp_client: Any) -> None:
@@ -90,6 +94,19 @@ async def test_the_list_pages_newest_first_with_an_opaque_cursor(
     for bad in ("limit=0", "limit=201", "cursor=not-ours"):
         response = await client.get(f"/api/deploy/apps?{bad}", headers=app.auth)
         assert response.status == 422, bad
+
+
+async def test_the_logs_page_oldest_first(settings: Settings, aiohttp_client: Any) -> None:
+    client = await deploy_client(settings, aiohttp_client, step_seconds=3_600.0)  # stays pending
+    app = await operator(client, settings)
+    deployment_id = (await app.created(tier="btc-basic"))["id"]
+    logs = f"/api/deploy/apps/{deployment_id}/logs"
+    before = (await page(client, f"{logs}?limit=200", app.auth))["logs"]
+    written = tuple(("stdout", f"line {n}") for n in range(60 - len(before)))
+    move = MoveDeployment(UUID(app.connected.app.id), UUID(deployment_id), "destroy", written)
+    await services(client).bus.execute(move)
+    expected = [(row["stream"], row["line"]) for row in before] + list(written)
+    await assert_pages(client, logs, app.auth, "logs", expected, lambda r: (r["stream"], r["line"]))
 
 
 async def test_short_of_points_creates_nothing(settings: Settings, aiohttp_client: Any) -> None:
