@@ -173,8 +173,12 @@ async def request_scopes(request: web.Request) -> web.Response:
 async def my_scope_requests(request: web.Request) -> web.Response:
     reads = request.app[SERVICES].reads
     app = await owned_app(reads, request[PRINCIPAL].user_id, path_uuid(request, "id"))
-    requests = await oauth_queries.scope_requests_of_app(reads, UUID(app.id))
-    return web.json_response({"scope_requests": [r.as_json() for r in requests]})
+    requests, next_cursor = await oauth_queries.scope_requests_of_app(
+        reads, UUID(app.id), *page_query(request)
+    )
+    return web.json_response(
+        {"scope_requests": [r.as_json() for r in requests], "next_cursor": next_cursor}
+    )
 
 
 async def rotate_secret(request: web.Request) -> web.Response:
@@ -394,11 +398,11 @@ APP_ROUTES = [
         "GET",
         "/api/oauth/my-apps/{id}/scope-requests",
         my_scope_requests,
-        "An app's scope requests",
+        "An app's scope requests in the order they were made, a page at a time",
         "oauth apps",
         auth="jwt",
-        parameters=ID,
-        responses={200: wrapped("scope_requests", SCOPE_REQUEST_LIST)},
+        parameters=(*ID, *PAGE_QUERY),
+        responses={200: page_schema({"scope_requests": SCOPE_REQUEST_LIST})},
     ),
     Route(
         "POST",

@@ -10,7 +10,7 @@ from uuid import UUID
 from ledger.errors import NotFoundError
 from ledger.oauth import auth_method
 from projections.db import Lookup, ReadDatabase, Row, in_list
-from projections.queries import keyset, page_of
+from projections.queries import decode_cursor, keyset, page_of
 
 APP_QUERY = (
     "SELECT a.*, m.method AS auth_method, (SELECT COUNT(*) FROM scope_requests r"
@@ -148,15 +148,26 @@ def _request(row: Row) -> ScopeRequestView:
 
 async def pending_scopes(db: ReadDatabase, app_id: UUID) -> list[str]:
     """Every scope the app waits for, sorted."""
-    requests = await scope_requests_of_app(db, app_id)
-    return sorted({s for r in requests if r.status == "pending" for s in r.scopes})
-
-
-async def scope_requests_of_app(db: ReadDatabase, app_id: UUID) -> list[ScopeRequestView]:
     rows = await db.fetch_all(
-        "SELECT * FROM scope_requests WHERE app_id = %s ORDER BY position", (str(app_id),)
+        "SELECT scopes FROM scope_requests WHERE app_id = %s AND status = 'pending'",
+        (str(app_id),),
     )
-    return [_request(row) for row in rows]
+    return sorted({scope for row in rows for scope in json.loads(row["scopes"])})
+
+
+async def scope_requests_of_app(
+    db: ReadDatabase, app_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[ScopeRequestView], str | None]:
+    """A page of the app's scope requests in the order they were made (by log position), and
+    the cursor of the next page (None at the end)."""
+    after = decode_cursor(cursor) if cursor else 0
+    rows = await db.fetch_all(
+        "SELECT * FROM scope_requests WHERE app_id = %s AND position > %s"
+        " ORDER BY position LIMIT %s",
+        (str(app_id), after, limit + 1),
+    )
+    page, next_cursor = page_of(rows, limit, lambda row: (int(row["position"]),))
+    return [_request(row) for row in page], next_cursor
 
 
 async def scope_requests(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from aiohttp.test_utils import TestClient
 
+from commands.oauth import RequestScopes
 from http_api.settings import Settings
+from tests.e2e.auth_helpers import services
 from tests.e2e.helpers import Person
 from tests.e2e.oauth_helpers import (
     AUTO_SCOPES,
@@ -506,3 +510,19 @@ async def test_my_apps_pages_oldest_first(
     await seeded_apps(client, other, 1)
     made = [str(app.app_id) for app in await seeded_apps(client, owner, 52)]
     await assert_pages(client, "/api/oauth/my-apps", owner.auth, "apps", made)
+
+
+async def test_an_apps_scope_requests_page_in_the_order_made(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    owner = await verified_person(client, settings.data_dir)
+    app, other = await seeded_apps(client, owner, 2)
+    made = []
+    for n in range(52):
+        for each in (app, other):  # the other app's requests are not this app's list
+            ask = RequestScopes(UUID(owner.user["id"]), each.app_id, ["points:spend"], f"#{n}")
+            asked = await services(client).bus.execute(ask)
+            made += [str(asked)] if each is app else []
+    path = f"/api/oauth/my-apps/{app.app_id}/scope-requests"
+    await assert_pages(client, path, owner.auth, "scope_requests", made)
