@@ -10,8 +10,6 @@ from commands.audit_chain import CHAIN_TABLE, originator_text
 from commands.audit_db import AuditDb
 from ledger.times import iso_z
 
-MAX_PAGE = 1_000
-
 
 def recorded_at(state: bytes) -> str | None:
     """The event's own timestamp, read from its stored state (None if it has none)."""
@@ -25,17 +23,18 @@ def recorded_at(state: bytes) -> str | None:
 
 def events_page(db: AuditDb, after: int, limit: int) -> dict[str, object]:
     """Up to `limit` stored events after position `after`, each with its chain hashes and its
-    state exactly as stored (base64), and the cursor of the next page (None at the end)."""
+    state exactly as stored (base64), and the cursor of the next page (None at the end). The
+    caller bounds `limit` (the HTTP layer to the spec's page size)."""
     table, column = db.events
     with db.read() as q:
         rows = q.rows(
             f"SELECT e.{column}, e.originator_id, e.originator_version, e.topic, e.state,"  # noqa: S608
             f" c.hash, c.prev_hash FROM {table} e LEFT JOIN {CHAIN_TABLE} c"
             f" ON c.position = e.{column} WHERE e.{column} > %s ORDER BY e.{column} LIMIT %s",
-            (after, min(limit, MAX_PAGE) + 1),  # one more: is there a next page at all?
+            (after, limit + 1),  # one more: is there a next page at all?
         )
-    more = len(rows) > min(limit, MAX_PAGE)
-    rows = rows[: min(limit, MAX_PAGE)]
+    more = len(rows) > limit
+    rows = rows[:limit]
     events = [
         {
             "position": int(position),

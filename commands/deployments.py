@@ -31,7 +31,7 @@ from ledger.deployments import (
     check_subdomain,
     deployment_id_for_key,
 )
-from ledger.errors import ConflictError, NotFoundError
+from ledger.errors import IdempotencyConflictError, NotFoundError
 from ledger.journal import EntryKind, Posting
 
 Clock = Callable[[], datetime]
@@ -110,8 +110,22 @@ class DeploymentHandlers:
         key = command.idempotency
         deployment_id = deployment_id_for_key(key.scope, key.key) if key else uuid4()
         if command.tier.payment_method == "buddo_points":
+            if key is not None:  # the journal replays a points tier's key; not a bitcoin one's
+                self.keyed_prior(deployment_id, command.app_id, details)
             return self.create_paid(deployment_id, command, details)
         return self.create_unpaid(deployment_id, command, details)
+
+    def keyed_prior(
+        self, deployment_id: UUID, app_id: UUID, details: dict[str, Any]
+    ) -> Deployment | None:
+        """The deployment a key already made for this very request (on either kind of tier),
+        if any; IdempotencyConflictError if the key made one for another request."""
+        prior = self.deployment(deployment_id)
+        if prior is not None:
+            prior.check_app(app_id)
+            if prior.request != details:  # the whole request, as a points tier's digest
+                raise IdempotencyConflictError
+        return prior
 
     def create_paid(
         self, deployment_id: UUID, command: CreateDeployment, details: dict[str, Any]
@@ -157,11 +171,7 @@ class DeploymentHandlers:
         """A bitcoin tier: nothing is charged here (bitcoin billing is outside this service)."""
 
         def attempt() -> DeploymentCreated:
-            prior = self.deployment(deployment_id)
-            if prior is not None:
-                prior.check_app(command.app_id)
-                if prior.subdomain != details["subdomain"]:
-                    raise ConflictError("This Idempotency-Key was used for another deployment.")
+            if self.keyed_prior(deployment_id, command.app_id, details) is not None:
                 return DeploymentCreated(deployment_id, self.store.max_position(), replayed=True)
             deployment = Deployment(
                 id=deployment_id,

@@ -15,13 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from commands.audit import checkpoint_due, consistency_proof, inclusion_proof, public_jwk
 from commands.audit import write_checkpoint as sign_checkpoint
 from commands.audit_db import AuditDb
-from commands.audit_events import MAX_PAGE, events_page
+from commands.audit_events import events_page
 from commands.retry import translate_store_errors
 from http_api.audit_key import load_audit_key
 from http_api.keys import SERVICES
 from http_api.parsing import query_int
 from http_api.routes import Route, Schema
 from ledger.errors import UnavailableError, ValidationError
+from projections.queries import DEFAULT_PAGE, MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ async def audit_key(request: web.Request) -> web.Response:
 async def audit_events(request: web.Request) -> web.Response:
     """The stored events after a position, with their chain hashes."""
     after = query_int(request, "after", 0, 0, MAX_POSITION)
-    limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+    limit = query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
     page = await request.app[SERVICES].bus.run(events_page, _db(request), after, limit)
     return web.json_response(page)
 
@@ -114,7 +115,11 @@ async def audit_context(app: web.Application) -> AsyncIterator[None]:
 POSITION = ({"name": "position", "in": "path", "required": True, "schema": {"type": "integer"}},)
 PAGE = (
     {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+    },
 )
 SIZES = (
     {"name": "first", "in": "query", "required": True, "schema": {"type": "integer"}},

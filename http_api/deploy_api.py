@@ -10,9 +10,10 @@ from aiohttp import web
 from commands.deploy_runtime import RuntimeDriver
 from commands.deployments import CreateDeployment, DeploymentCreated
 from http_api.authn import APP_PRINCIPAL
-from http_api.external_api import PAGE_QUERY, REPLAYED_HEADER, idempotency
+from http_api.external_api import REPLAYED_HEADER, idempotency
 from http_api.keys import SERVICES
-from http_api.parsing import Body, Field, path_uuid, query_int, query_value, read_body
+from http_api.paging import PAGE_QUERY, page_query, page_schema
+from http_api.parsing import Body, Field, path_uuid, read_body
 from http_api.ratelimit import enforce_request
 from http_api.routes import Handler, Route
 from http_api.views import INTEGER, NULLABLE, STRING, object_schema, wrapped
@@ -20,7 +21,6 @@ from ledger.deployments import DEFAULT_PORT, MAX_ENV_VARS, MAX_IMAGE_LENGTH, Tie
 from ledger.errors import ValidationError
 from projections import deployment_queries
 from projections.db import ReadDatabase
-from projections.queries import DEFAULT_PAGE, MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,7 @@ async def list_deployments(request: web.Request) -> web.Response:
     limit = services.limits["list_deploy_apps"]
     await enforce_request(request, services.limiter, limit, f"app:{app_id}")
     found, next_cursor = await deployment_queries.deployments(
-        services.reads,
-        app_id,
-        limit=query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
-        cursor=query_value(request, "cursor"),
+        services.reads, app_id, *page_query(request)
     )
     return web.json_response({"deployments": found, "next_cursor": next_cursor})
 
@@ -111,7 +108,8 @@ async def deployment_status(request: web.Request) -> web.Response:
 async def deployment_logs(request: web.Request) -> web.Response:
     reads, deployment_id = request.app[SERVICES].reads, path_uuid(request, "id")
     await deployment_queries.deployment(reads, request[APP_PRINCIPAL].app_id, deployment_id)
-    return web.json_response({"logs": await deployment_queries.logs(reads, deployment_id)})
+    lines, next_cursor = await deployment_queries.logs(reads, deployment_id, *page_query(request))
+    return web.json_response({"logs": lines, "next_cursor": next_cursor})
 
 
 def _control(action: str) -> Handler:
@@ -175,11 +173,7 @@ DEPLOY_ROUTES = [
         list_deployments,
         "The app's deployments, newest first, a page at a time (30/minute)",
         parameters=PAGE_QUERY,
-        responses={
-            200: object_schema(
-                {"deployments": {"type": "array", "items": DEPLOYMENT}, "next_cursor": NULLABLE}
-            )
-        },
+        responses={200: page_schema({"deployments": {"type": "array", "items": DEPLOYMENT}})},
     ),
     _route(
         "POST",
@@ -213,15 +207,16 @@ DEPLOY_ROUTES = [
         "GET",
         "/api/deploy/apps/{id}/logs",
         deployment_logs,
-        "A deployment's log lines",
-        parameters=ID,
+        "A deployment's log lines, oldest first, a page at a time",
+        parameters=(*ID, *PAGE_QUERY),
         responses={
-            200: wrapped(
-                "logs",
+            200: page_schema(
                 {
-                    "type": "array",
-                    "items": object_schema({"at": STRING, "stream": STRING, "line": STRING}),
-                },
+                    "logs": {
+                        "type": "array",
+                        "items": object_schema({"at": STRING, "stream": STRING, "line": STRING}),
+                    }
+                }
             )
         },
     ),

@@ -13,6 +13,7 @@ from commands.points import EntryRecorded, Idempotency, SpendPoints
 from commands.transfers import PointsSent, SendPoints
 from http_api.authn import APP_PRINCIPAL, AppPrincipal
 from http_api.keys import SERVICES
+from http_api.paging import PAGE_QUERY
 from http_api.parsing import Body, Field, query_int, query_value, read_body
 from http_api.routes import Route, Schema
 from http_api.views import INTEGER, NULLABLE, STRING, object_schema, user_json, user_schema, wrapped
@@ -263,10 +264,6 @@ IDEMPOTENCY_HEADER: Schema = {
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
 }
-PAGE_QUERY = (
-    {"name": "cursor", "in": "query", "schema": STRING},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-)
 
 EXTERNAL_ROUTES = [
     Route(

@@ -35,9 +35,10 @@ from http_api.browser_pages import is_browser
 from http_api.jwt_codec import looks_like_jwt
 from http_api.keys import SERVICES
 from http_api.openapi import OAUTH_ERROR_SCHEMA
+from http_api.paging import PAGE_QUERY, page_query, page_schema
 from http_api.parsing import Body, Field, path_uuid, read_body
 from http_api.routes import Route, Schema
-from http_api.views import NULLABLE, STRING, wrapped
+from http_api.views import NULLABLE, STRING
 from ledger.errors import (
     BuddoError,
     InvalidClientError,
@@ -268,10 +269,10 @@ async def metadata(request: web.Request) -> web.Response:
 
 
 async def connected_apps(request: web.Request) -> web.Response:
-    reads = request.app[SERVICES].reads
-    return web.json_response(
-        {"apps": await oauth_queries.connected_apps(reads, request[PRINCIPAL].user_id)}
+    apps, next_cursor = await oauth_queries.connected_apps(
+        request.app[SERVICES].reads, request[PRINCIPAL].user_id, *page_query(request)
     )
+    return web.json_response({"apps": apps, "next_cursor": next_cursor})
 
 
 async def disconnect_app(request: web.Request) -> web.Response:
@@ -411,10 +412,11 @@ OAUTH_ROUTES = [
         "GET",
         "/api/user/connected-apps",
         connected_apps,
-        "The apps the caller has authorized",
+        "The apps the caller has authorized, by time of connection, a page at a time",
         "user",
         auth="jwt",
-        responses={200: wrapped("apps", {"type": "array", "items": CONNECTED_APP})},
+        parameters=PAGE_QUERY,
+        responses={200: page_schema({"apps": {"type": "array", "items": CONNECTED_APP}})},
     ),
     Route(
         "DELETE",

@@ -11,6 +11,7 @@ from aiohttp import web
 from commands import oauth
 from http_api.authn import PRINCIPAL, EmailNotVerifiedError
 from http_api.keys import SERVICES
+from http_api.paging import PAGE_QUERY, page_query, page_schema
 from http_api.parsing import Body, Field, path_uuid, query_int, query_value, read_body
 from http_api.ratelimit import enforce_request
 from http_api.routes import Handler, Route, Schema
@@ -135,10 +136,10 @@ async def public_app(request: web.Request) -> web.Response:
 
 
 async def my_apps(request: web.Request) -> web.Response:
-    apps = await oauth_queries.apps_of_owner(
-        request.app[SERVICES].reads, request[PRINCIPAL].user_id
+    apps, next_cursor = await oauth_queries.apps_of_owner(
+        request.app[SERVICES].reads, request[PRINCIPAL].user_id, *page_query(request)
     )
-    return web.json_response({"apps": [app_json(app) for app in apps]})
+    return web.json_response({"apps": [app_json(app) for app in apps], "next_cursor": next_cursor})
 
 
 async def my_app(request: web.Request) -> web.Response:
@@ -172,8 +173,12 @@ async def request_scopes(request: web.Request) -> web.Response:
 async def my_scope_requests(request: web.Request) -> web.Response:
     reads = request.app[SERVICES].reads
     app = await owned_app(reads, request[PRINCIPAL].user_id, path_uuid(request, "id"))
-    requests = await oauth_queries.scope_requests_of_app(reads, UUID(app.id))
-    return web.json_response({"scope_requests": [r.as_json() for r in requests]})
+    requests, next_cursor = await oauth_queries.scope_requests_of_app(
+        reads, UUID(app.id), *page_query(request)
+    )
+    return web.json_response(
+        {"scope_requests": [r.as_json() for r in requests], "next_cursor": next_cursor}
+    )
 
 
 async def rotate_secret(request: web.Request) -> web.Response:
@@ -339,10 +344,13 @@ APP_ROUTES = [
         "GET",
         "/api/oauth/my-apps",
         my_apps,
-        "The caller's apps",
+        "The caller's apps, oldest first, a page at a time",
         "oauth apps",
         auth="jwt",
-        responses={200: wrapped("apps", {"type": "array", "items": object_schema(APP_FIELDS)})},
+        parameters=PAGE_QUERY,
+        responses={
+            200: page_schema({"apps": {"type": "array", "items": object_schema(APP_FIELDS)}})
+        },
     ),
     Route(
         "GET",
@@ -390,11 +398,11 @@ APP_ROUTES = [
         "GET",
         "/api/oauth/my-apps/{id}/scope-requests",
         my_scope_requests,
-        "An app's scope requests",
+        "An app's scope requests in the order they were made, a page at a time",
         "oauth apps",
         auth="jwt",
-        parameters=ID,
-        responses={200: wrapped("scope_requests", SCOPE_REQUEST_LIST)},
+        parameters=(*ID, *PAGE_QUERY),
+        responses={200: page_schema({"scope_requests": SCOPE_REQUEST_LIST})},
     ),
     Route(
         "POST",

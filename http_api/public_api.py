@@ -6,6 +6,7 @@ from aiohttp import web
 
 from http_api.keys import SERVICES
 from http_api.oauth_apps_api import CLIENT_ID, PUBLIC_APP, public_app
+from http_api.paging import PAGE_QUERY, page_query, page_schema
 from http_api.routes import Route
 from http_api.views import NULLABLE, STRING
 from projections import public_queries
@@ -33,8 +34,10 @@ OPERATOR = {
 
 
 async def operators(request: web.Request) -> web.Response:
-    found = await public_queries.operators(request.app[SERVICES].reads)
-    return web.json_response({"operators": found})
+    found, next_cursor = await public_queries.operators(
+        request.app[SERVICES].reads, *page_query(request)
+    )
+    return web.json_response({"operators": found, "next_cursor": next_cursor})
 
 
 PUBLIC_ROUTES = [
@@ -42,15 +45,10 @@ PUBLIC_ROUTES = [
         "GET",
         "/api/public/operators",
         operators,
-        "Operators of listed apps",
+        "Operators of listed apps, by username, a page at a time",
         "public",
-        responses={
-            200: {
-                "type": "object",
-                "required": ["operators"],
-                "properties": {"operators": {"type": "array", "items": OPERATOR}},
-            }
-        },
+        parameters=PAGE_QUERY,
+        responses={200: page_schema({"operators": {"type": "array", "items": OPERATOR}})},
     ),
     Route(
         "GET",

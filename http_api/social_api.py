@@ -10,6 +10,7 @@ from aiohttp import web
 from commands import social
 from http_api.authn import PRINCIPAL
 from http_api.keys import SERVICES
+from http_api.paging import PAGE_QUERY, page_query, page_schema
 from http_api.parsing import Body, Field, path_uuid, query_value, read_body
 from http_api.presence import STATUSES
 from http_api.routes import Handler, Route, Schema
@@ -29,8 +30,10 @@ SEARCH_MIN, SEARCH_MAX = 2, 30
 
 
 async def friends(request: web.Request) -> web.Response:
-    found = await social_queries.friends(request.app[SERVICES].reads, request[PRINCIPAL].user_id)
-    return web.json_response({"friends": found})
+    found, next_cursor = await social_queries.friends(
+        request.app[SERVICES].reads, request[PRINCIPAL].user_id, *page_query(request)
+    )
+    return web.json_response({"friends": found, "next_cursor": next_cursor})
 
 
 async def request_friend(request: web.Request) -> web.Response:
@@ -172,8 +175,9 @@ SOCIAL_ROUTES = [
         "GET",
         "/api/social/friends",
         friends,
-        "The caller's friends",
-        responses={200: wrapped("friends", {"type": "array", "items": FRIEND})},
+        "The caller's friends, by username, a page at a time",
+        parameters=PAGE_QUERY,
+        responses={200: page_schema({"friends": {"type": "array", "items": FRIEND}})},
     ),
     _route(
         "POST",

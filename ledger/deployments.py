@@ -169,6 +169,7 @@ class Deployment(Aggregate):
         at: datetime,
     ) -> None:
         self.app_id = app_id
+        self.request = request
         self.subdomain = str(request["subdomain"])
         self.status = "pending"
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from ledger.errors import NotFoundError
 from projections.db import ReadDatabase, Row
-from projections.queries import decode_cursor, encode_cursor
+from projections.queries import decode_cursor, encode_cursor, keyset, page_of
 
 FIELDS = (
     "id",
@@ -80,14 +80,19 @@ def as_created(deployment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def logs(db: ReadDatabase, deployment_id: UUID) -> list[dict[str, Any]]:
-    """`{at, stream, line}` in the order they were written."""
+async def logs(
+    db: ReadDatabase, deployment_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of `{at, stream, line}` in the order they were written, keyed by the position of
+    the move that wrote them and the line's number in it, and the cursor of the next page."""
+    after, params = keyset("position, line_number", cursor, (int, int))
     rows = await db.fetch_all(
-        "SELECT at, stream, line FROM deployment_logs WHERE deployment_id = %s"
-        " ORDER BY position, line_number",
-        (str(deployment_id),),
+        "SELECT at, stream, line, position, line_number FROM deployment_logs"
+        f" WHERE deployment_id = %s{after} ORDER BY position, line_number LIMIT %s",
+        (str(deployment_id), *params, limit + 1),
     )
-    return [dict(row) for row in rows]
+    page, next_cursor = page_of(rows, limit, lambda row: (row["position"], row["line_number"]))
+    return [{name: row[name] for name in ("at", "stream", "line")} for row in page], next_cursor
 
 
 async def coming_up(db: ReadDatabase) -> list[tuple[UUID, UUID, str]]:

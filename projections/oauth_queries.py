@@ -10,6 +10,7 @@ from uuid import UUID
 from ledger.errors import NotFoundError
 from ledger.oauth import auth_method
 from projections.db import Lookup, ReadDatabase, Row, in_list
+from projections.queries import decode_cursor, keyset, page_of
 
 APP_QUERY = (
     "SELECT a.*, m.method AS auth_method, (SELECT COUNT(*) FROM scope_requests r"
@@ -88,13 +89,19 @@ async def app_by_client(db: ReadDatabase, client_id: str) -> AppView | None:
     return _app(row) if row else None
 
 
-async def apps_of_owner(db: ReadDatabase, owner_id: UUID) -> list[AppView]:
-    """The owner's live apps, oldest first."""
+async def apps_of_owner(
+    db: ReadDatabase, owner_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[AppView], str | None]:
+    """A page of the owner's live apps, oldest first, and the cursor of the next page (None at
+    the end), keyed by (inserted_at, id): both never change."""
+    after, params = keyset("a.inserted_at, a.id", cursor, (str, str))
     rows = await db.fetch_all(
-        f"{APP_QUERY} WHERE a.owner_id = %s AND a.deleted = 0 ORDER BY a.inserted_at, a.id",
-        (str(owner_id),),
+        f"{APP_QUERY} WHERE a.owner_id = %s AND a.deleted = 0{after}"
+        " ORDER BY a.inserted_at, a.id LIMIT %s",
+        (str(owner_id), *params, limit + 1),
     )
-    return [_app(row) for row in rows]
+    page, next_cursor = page_of(rows, limit, lambda row: (row["inserted_at"], row["id"]))
+    return [_app(row) for row in page], next_cursor
 
 
 @dataclass(frozen=True)
@@ -141,15 +148,26 @@ def _request(row: Row) -> ScopeRequestView:
 
 async def pending_scopes(db: ReadDatabase, app_id: UUID) -> list[str]:
     """Every scope the app waits for, sorted."""
-    requests = await scope_requests_of_app(db, app_id)
-    return sorted({s for r in requests if r.status == "pending" for s in r.scopes})
-
-
-async def scope_requests_of_app(db: ReadDatabase, app_id: UUID) -> list[ScopeRequestView]:
     rows = await db.fetch_all(
-        "SELECT * FROM scope_requests WHERE app_id = %s ORDER BY position", (str(app_id),)
+        "SELECT scopes FROM scope_requests WHERE app_id = %s AND status = 'pending'",
+        (str(app_id),),
     )
-    return [_request(row) for row in rows]
+    return sorted({scope for row in rows for scope in json.loads(row["scopes"])})
+
+
+async def scope_requests_of_app(
+    db: ReadDatabase, app_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[ScopeRequestView], str | None]:
+    """A page of the app's scope requests in the order they were made (by log position), and
+    the cursor of the next page (None at the end)."""
+    after = decode_cursor(cursor) if cursor else 0
+    rows = await db.fetch_all(
+        "SELECT * FROM scope_requests WHERE app_id = %s AND position > %s"
+        " ORDER BY position LIMIT %s",
+        (str(app_id), after, limit + 1),
+    )
+    page, next_cursor = page_of(rows, limit, lambda row: (int(row["position"]),))
+    return [_request(row) for row in page], next_cursor
 
 
 async def scope_requests(
@@ -175,16 +193,21 @@ async def scope_request(db: ReadDatabase, request_id: UUID) -> ScopeRequestView:
     return _request(row)
 
 
-async def connected_apps(db: ReadDatabase, user_id: UUID) -> list[dict[str, Any]]:
-    """The apps a user has authorized and not removed (spec 5.7)."""
+async def connected_apps(
+    db: ReadDatabase, user_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the apps a user has authorized and not removed (spec 5.7), by
+    (connected_at, app_id), and the cursor of the next page (None at the end)."""
+    after, params = keyset("c.connected_at, c.app_id", cursor, (str, str))
     rows = await db.fetch_all(
         "SELECT c.app_id, a.client_id, a.app_name, a.logo_url, c.scopes, c.connected_at,"
         " c.last_used_at FROM connections c JOIN oauth_apps a ON a.id = c.app_id"
-        " WHERE c.user_id = %s AND c.connected = 1 AND a.deleted = 0"
-        " ORDER BY c.connected_at, c.app_id",
-        (str(user_id),),
+        f" WHERE c.user_id = %s AND c.connected = 1 AND a.deleted = 0{after}"
+        " ORDER BY c.connected_at, c.app_id LIMIT %s",
+        (str(user_id), *params, limit + 1),
     )
-    return [{**row, "scopes": json.loads(row["scopes"])} for row in rows]
+    page, next_cursor = page_of(rows, limit, lambda row: (row["connected_at"], row["app_id"]))
+    return [{**row, "scopes": json.loads(row["scopes"])} for row in page], next_cursor
 
 
 @dataclass(frozen=True)

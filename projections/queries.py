@@ -7,12 +7,13 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import ValidationError
 from projections.base import TRACKING_TABLE
-from projections.db import ReadDatabase
+from projections.db import ReadDatabase, Row
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -112,20 +113,73 @@ def _history_item(row: dict[str, Any]) -> HistoryItem:
     )
 
 
-def encode_cursor(position: int) -> str:
-    """An opaque cursor for 'items before this position'."""
-    return base64.urlsafe_b64encode(f"p{position}".encode()).decode().rstrip("=")
+CursorPart = int | str | None
+#: What a cursor's parts may be, one entry a part: a type, or a tuple of types (None's for a
+#: part that may be null).
+CursorShape = tuple[type | tuple[type, ...], ...]
+
+
+def encode_cursor(*key: CursorPart) -> str:
+    """An opaque cursor for 'items past this key': a log position, or a small tuple of the
+    last row's sort key (when a list has no single immutable position)."""
+    if len(key) == 1 and type(key[0]) is int:
+        text = f"p{key[0]}"  # the form every position cursor has always had
+    else:
+        text = "k" + json.dumps(key, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _cursor_text(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return ""
+
+
+def _not_ours() -> ValidationError:
+    return ValidationError({"cursor": ["not a cursor this service issued"]})
 
 
 def decode_cursor(cursor: str) -> int:
     """The position a cursor stands for; a malformed one is a validation error."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        text = ""
+    text = _cursor_text(cursor)
     if not text.startswith("p") or not text[1:].isdigit():
-        raise ValidationError({"cursor": ["not a cursor this service issued"]})
+        raise _not_ours()
     return int(text[1:])
+
+
+def decode_key(cursor: str, shape: CursorShape) -> tuple[Any, ...]:
+    """The sort key a tuple cursor stands for, checked part by part against `shape`; anything
+    else is a validation error."""
+    text = _cursor_text(cursor)
+    try:
+        key = json.loads(text[1:]) if text.startswith("k") else None
+    except (ValueError, RecursionError):  # RecursionError: a forged cursor nested deep
+        key = None
+    if not isinstance(key, list) or len(key) != len(shape):
+        raise _not_ours()
+    for part, kind in zip(key, shape, strict=True):
+        if isinstance(part, bool) or not isinstance(part, kind):
+            raise _not_ours()
+    return tuple(key)
+
+
+def keyset(columns: str, cursor: str | None, shape: CursorShape) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition (with a leading AND) and parameters of 'rows whose `columns`, in
+    ascending order, come after the cursor's key'; nothing for the first page."""
+    if cursor is None:
+        return "", ()
+    key = decode_key(cursor, shape)
+    return f" AND ({columns}) > ({', '.join(['%s'] * len(key))})", key
+
+
+def page_of(
+    rows: list[Row], limit: int, key: Callable[[Row], tuple[CursorPart, ...]]
+) -> tuple[list[Row], str | None]:
+    """The first `limit` of `rows` (fetched with one more, to know whether there is a next
+    page) and the cursor past the last of them (None at the end)."""
+    page = rows[:limit]
+    return page, encode_cursor(*key(page[-1])) if len(rows) > limit else None
 
 
 async def tracked_position(db: ReadDatabase, projection: str) -> int:

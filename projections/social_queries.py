@@ -9,7 +9,7 @@ from uuid import UUID
 
 from ledger.errors import NotFoundError
 from projections.db import ReadDatabase, Row
-from projections.queries import decode_cursor, encode_cursor
+from projections.queries import decode_cursor, encode_cursor, keyset, page_of
 
 SEARCH_LIMIT = 20
 # Users either of whom blocked the other, as seen from the user in the first parameter.
@@ -82,14 +82,21 @@ async def pending_requests(
     return [r for r in found if r.to_user_id == me], [r for r in found if r.from_user_id == me]
 
 
-async def friends(db: ReadDatabase, user_id: UUID) -> list[dict[str, Any]]:
-    """`{user_id, username, since}` of each friend, by username."""
+async def friends(
+    db: ReadDatabase, user_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of `{user_id, username, since}` of each friend, by username (any case), and the
+    cursor of the next page: the last friend's (username key, id), as a username can change."""
+    after, params = keyset("u.username_key, f.friend_id", cursor, (str, str))
     rows = await db.fetch_all(
-        "SELECT f.friend_id AS user_id, u.username, f.since FROM friendships f"
-        " JOIN users u ON u.id = f.friend_id WHERE f.user_id = %s ORDER BY u.username_key",
-        (str(user_id),),
+        "SELECT f.friend_id AS user_id, u.username, u.username_key, f.since FROM friendships f"
+        f" JOIN users u ON u.id = f.friend_id WHERE f.user_id = %s{after}"
+        " ORDER BY u.username_key, f.friend_id LIMIT %s",
+        (str(user_id), *params, limit + 1),
     )
-    return [dict(row) for row in rows]
+    page, next_cursor = page_of(rows, limit, lambda row: (row["username_key"], row["user_id"]))
+    shown = [{name: row[name] for name in ("user_id", "username", "since")} for row in page]
+    return shown, next_cursor
 
 
 async def friend_ids(db: ReadDatabase, user_id: UUID) -> list[str]:

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from commands.oauth import AppRegistered, RegisterApp
 from commands.users import RegisterUser
 from http_api.keys import SERVICES
 from tests.e2e.helpers import Person, outbox_codes
@@ -144,6 +146,21 @@ async def register_app(
     response = await post_app(client, owner, **fields)
     assert response.status == 201, await response.text()
     return RegisteredApp(owner, (await response.json())["app"])
+
+
+async def seeded_apps(
+    client: TestClient,  # type: ignore[type-arg]
+    owner: Person,
+    count: int,
+) -> list[AppRegistered]:
+    """`count` apps of `owner`, registered through the command bus (over HTTP an owner may
+    register 3 an hour), in the order made."""
+    made = []
+    for n in range(count):
+        details = {"app_name": f"App {n}", "redirect_uris": [REDIRECT_URI]}
+        command = RegisterApp(UUID(owner.user["id"]), details, list(AUTO_SCOPES))
+        made.append(await client.server.app[SERVICES].bus.execute(command))
+    return made
 
 
 async def authorize(

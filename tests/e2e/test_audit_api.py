@@ -125,6 +125,22 @@ async def test_the_last_page_of_events_says_so_even_when_it_is_full(
     assert page["next_cursor"] == page["events"][-1]["position"]
 
 
+async def test_event_pages_hold_50_by_default_and_at_most_200(
+    quiet_checkpoints: None,
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    admin = await make_admin(client, settings.data_dir)
+    await grant_some(client, 70)  # a few events each: well over 200 in all
+    first = await (await client.get("/api/admin/audit/events", headers=admin.auth)).json()
+    assert len(first["events"]) == 50
+    assert first["next_cursor"] == first["events"][-1]["position"]
+    response = await client.get("/api/admin/audit/events?limit=200", headers=admin.auth)
+    assert len((await response.json())["events"]) == 200
+    response = await client.get("/api/admin/audit/events?limit=201", headers=admin.auth)
+    assert (response.status, (await response.json())["error"]) == (422, "validation_failed")
+
+
 async def test_the_server_signs_checkpoints_by_itself(
     eager_checkpoints: None,
     client: TestClient,  # type: ignore[type-arg]

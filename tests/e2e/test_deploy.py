@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
+import pytest
+
+from commands.deployments import MoveDeployment
 from http_api.settings import Settings
+from tests.e2e.auth_helpers import services
 from tests.e2e.deploy_helpers import IMAGE, deploy_client, operator
 from tests.e2e.oauth_helpers import bearer, connect, register_app, verified_person
+from tests.e2e.paging_helpers import assert_pages, page
 
 
 async def test_tiers_and_health_name_the_runtime(settings: Settings, aiohttp_client: Any) -> None:
@@ -88,6 +94,19 @@ async def test_the_list_pages_newest_first_with_an_opaque_cursor(
     for bad in ("limit=0", "limit=201", "cursor=not-ours"):
         response = await client.get(f"/api/deploy/apps?{bad}", headers=app.auth)
         assert response.status == 422, bad
+
+
+async def test_the_logs_page_oldest_first(settings: Settings, aiohttp_client: Any) -> None:
+    client = await deploy_client(settings, aiohttp_client, step_seconds=3_600.0)  # stays pending
+    app = await operator(client, settings)
+    deployment_id = (await app.created(tier="btc-basic"))["id"]
+    logs = f"/api/deploy/apps/{deployment_id}/logs"
+    before = (await page(client, f"{logs}?limit=200", app.auth))["logs"]
+    written = tuple(("stdout", f"line {n}") for n in range(60 - len(before)))
+    move = MoveDeployment(UUID(app.connected.app.id), UUID(deployment_id), "destroy", written)
+    await services(client).bus.execute(move)
+    expected = [(row["stream"], row["line"]) for row in before] + list(written)
+    await assert_pages(client, logs, app.auth, "logs", expected, lambda r: (r["stream"], r["line"]))
 
 
 async def test_short_of_points_creates_nothing(settings: Settings, aiohttp_client: Any) -> None:
@@ -175,6 +194,33 @@ async def test_idempotency_key_replays_the_create(settings: Settings, aiohttp_cl
         "/api/deploy/apps", json={**body, "subdomain": "other"}, headers=headers
     )
     assert other.status == 409
+
+
+@pytest.mark.parametrize(("tier", "other_tier"), [("starter", "btc-basic"), ("btc-basic", "pro")])
+async def test_a_key_reused_for_another_request_is_an_idempotency_conflict(
+    settings: Settings, aiohttp_client: Any, tier: str, other_tier: str
+) -> None:
+    client = await deploy_client(settings, aiohttp_client)
+    app = await operator(client, settings, points=5_000)
+    body = {"image": IMAGE, "subdomain": "keyed", "tier": tier}
+    headers = {**app.auth, "Idempotency-Key": "create-1"}
+    first = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert first.status == 201, await first.text()
+    for changed in (
+        {"image": "ghcr.io/buddo/other:2.0"},
+        {"tier": other_tier},
+        {"port": 8080},
+        {"env_vars": {"EXTRA": "1"}},
+        {"custom_domain": "app.example.com"},
+        {"subdomain": "other"},
+    ):
+        response = await client.post("/api/deploy/apps", json=body | changed, headers=headers)
+        assert response.status == 409, changed
+        assert (await response.json())["error"] == "idempotency_conflict", changed
+    again = await client.post("/api/deploy/apps", json=body, headers=headers)
+    assert (again.status, again.headers["Idempotent-Replayed"]) == (201, "true")
+    listed = await (await client.get("/api/deploy/apps", headers=app.auth)).json()
+    assert [d["id"] for d in listed["deployments"]] == [(await first.json())["deployment"]["id"]]
 
 
 async def test_a_replayed_create_answers_the_first_response_unchanged(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from aiohttp.test_utils import TestClient
 
+from commands.oauth import RequestScopes
 from http_api.settings import Settings
+from tests.e2e.auth_helpers import services
 from tests.e2e.helpers import Person
 from tests.e2e.oauth_helpers import (
     AUTO_SCOPES,
@@ -19,8 +23,10 @@ from tests.e2e.oauth_helpers import (
     post_app,
     refresh,
     register_app,
+    seeded_apps,
     verified_person,
 )
+from tests.e2e.paging_helpers import assert_pages
 
 APP_FIELDS = {
     "id",
@@ -493,3 +499,30 @@ async def test_a_deleted_app_is_gone_and_cannot_start_a_grant(
     attempt = await authorize(client, owner, app, challenge=challenge)
     assert attempt.status == 400
     assert "Location" not in attempt.headers
+
+
+async def test_my_apps_pages_oldest_first(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    owner = await verified_person(client, settings.data_dir)
+    other = await verified_person(client, settings.data_dir)
+    await seeded_apps(client, other, 1)
+    made = [str(app.app_id) for app in await seeded_apps(client, owner, 52)]
+    await assert_pages(client, "/api/oauth/my-apps", owner.auth, "apps", made)
+
+
+async def test_an_apps_scope_requests_page_in_the_order_made(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    owner = await verified_person(client, settings.data_dir)
+    app, other = await seeded_apps(client, owner, 2)
+    made = []
+    for n in range(52):
+        for each in (app, other):  # the other app's requests are not this app's list
+            ask = RequestScopes(UUID(owner.user["id"]), each.app_id, ["points:spend"], f"#{n}")
+            asked = await services(client).bus.execute(ask)
+            made += [str(asked)] if each is app else []
+    path = f"/api/oauth/my-apps/{app.app_id}/scope-requests"
+    await assert_pages(client, path, owner.auth, "scope_requests", made)

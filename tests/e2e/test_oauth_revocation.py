@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from uuid import UUID
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from commands.grants import IssueCode
 from http_api.settings import Settings
+from tests.e2e.auth_helpers import services
 from tests.e2e.helpers import outbox_codes
 from tests.e2e.oauth_helpers import (
+    AUTO_SCOPES,
+    REDIRECT_URI,
     admin_person,
     assert_tokens_dead,
     assert_tokens_work,
@@ -17,11 +22,14 @@ from tests.e2e.oauth_helpers import (
     external_user,
     introspect,
     new_mailed_code,
+    pkce_pair,
     refreshed,
     register_app,
     revoke,
+    seeded_apps,
     verified_person,
 )
+from tests.e2e.paging_helpers import assert_pages
 
 NEW_PASSWORD = "another horse battery"
 
@@ -286,3 +294,22 @@ async def test_concurrent_requests_each_get_the_answer_of_their_own_token(
             assert (await response.json())["user"]["id"] == user_id
     for token, verdict in zip(tokens, verdicts, strict=True):
         assert verdict["active"] is (expected[token][0] == 200)
+
+
+async def test_connected_apps_page_by_time_of_connection(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    owner = await verified_person(client, settings.data_dir)
+    user = await verified_person(client, settings.data_dir)
+    apps = await seeded_apps(client, owner, 52)
+    for app in reversed(apps):  # connected in the other order than made
+        _, challenge = pkce_pair()
+        command = IssueCode(
+            UUID(user.user["id"]), app.client_id, REDIRECT_URI, list(AUTO_SCOPES), challenge
+        )
+        await services(client).bus.execute(command)
+    connected = [str(app.app_id) for app in reversed(apps)]
+    await assert_pages(
+        client, "/api/user/connected-apps", user.auth, "apps", connected, lambda a: a["app_id"]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -10,12 +11,19 @@ from uuid import UUID
 import pytest
 from aiohttp.test_utils import TestClient
 
+from commands.social import AnswerFriendRequest, RequestFriend
 from commands.transfers import SendPoints
+from commands.users import RegisterUser
 from http_api.keys import SERVICES
 from http_api.settings import Settings
 from ledger.errors import TransferRefusedError
-from tests.e2e.helpers import Person
+from tests.e2e.helpers import PASSWORD, Person
 from tests.e2e.oauth_helpers import verified_person
+from tests.e2e.paging_helpers import assert_pages
+
+
+def by_user(row: dict[str, Any]) -> Any:
+    return row["user_id"]
 
 
 async def people(client: TestClient, settings: Settings, count: int) -> list[Person]:  # type: ignore[type-arg]
@@ -256,3 +264,25 @@ async def test_a_block_laid_over_http_stops_transfers(
     await client.delete(f"/api/social/block/{bob.user['id']}", headers=ann.auth)
     assert await asyncio.to_thread(transfers.blocked, a, b) is False
     await asyncio.to_thread(transfers.prepare, SendPoints(from_user_id=b, amount=1, to_user_id=a))
+
+
+async def seeded_friends(client: TestClient, person: Person, count: int) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    """`count` friends of `person`, made through the command bus in no particular order, with
+    usernames in mixed case; their (id, username)."""
+    codes = [f"fr{chr(97 + n // 26)}{chr(97 + n % 26)}" for n in range(count)]
+    random.Random(5).shuffle(codes)
+    me, bus, made = UUID(person.user["id"]), client.server.app[SERVICES].bus, []
+    for n, code in enumerate(codes):
+        name = code.upper() if n % 3 == 0 else code
+        user = await bus.execute(RegisterUser(f"{code}@example.com", name, PASSWORD))
+        asked = await bus.execute(RequestFriend(me, user.user_id))
+        await bus.execute(AnswerFriendRequest(user.user_id, me, asked.request_id, accept=True))
+        made.append((str(user.user_id), name))
+    return made
+
+
+async def test_friends_page_by_username_in_any_case(client: TestClient, settings: Settings) -> None:  # type: ignore[type-arg]
+    me = await verified_person(client, settings.data_dir)
+    made = await seeded_friends(client, me, 52)
+    expected = [user_id for user_id, name in sorted(made, key=lambda f: f[1].casefold())]
+    await assert_pages(client, "/api/social/friends", me.auth, "friends", expected, by_user)
