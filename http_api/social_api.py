@@ -47,11 +47,16 @@ async def request_friend(request: web.Request) -> web.Response:
 
 
 async def pending(request: web.Request) -> web.Response:
-    incoming, outgoing = await social_queries.pending_requests(
-        request.app[SERVICES].reads, request[PRINCIPAL].user_id
+    """Both lists page together: `limit` applies to each, and one cursor carries both on."""
+    incoming, outgoing, next_cursor = await social_queries.pending_requests(
+        request.app[SERVICES].reads, request[PRINCIPAL].user_id, *page_query(request)
     )
     return web.json_response(
-        {"incoming": [r.as_json() for r in incoming], "outgoing": [r.as_json() for r in outgoing]}
+        {
+            "incoming": [r.as_json() for r in incoming],
+            "outgoing": [r.as_json() for r in outgoing],
+            "next_cursor": next_cursor,
+        }
     )
 
 
@@ -191,8 +196,9 @@ SOCIAL_ROUTES = [
         "GET",
         "/api/social/friends/pending",
         pending,
-        "Pending friend requests",
-        responses={200: object_schema({"incoming": REQUESTS, "outgoing": REQUESTS})},
+        "Pending friend requests, to and from the caller, both lists a page at a time",
+        parameters=PAGE_QUERY,
+        responses={200: page_schema({"incoming": REQUESTS, "outgoing": REQUESTS})},
     ),
     _route(
         "PUT",

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from ledger.errors import NotFoundError
 from projections.db import ReadDatabase, Row
-from projections.queries import decode_cursor, encode_cursor, keyset, page_of
+from projections.queries import decode_cursor, decode_key, encode_cursor, keyset, page_of
 
 SEARCH_LIMIT = 20
 # Users either of whom blocked the other, as seen from the user in the first parameter.
@@ -68,18 +68,33 @@ async def friend_request(db: ReadDatabase, request_id: UUID) -> FriendRequestVie
     return _request(row)
 
 
+MaybeText = (str, type(None))
+# (incoming after: inserted_at, id; outgoing after: inserted_at, id); a list that has no more
+# rows has None for both of its parts.
+PENDING_CURSOR = (MaybeText, MaybeText, MaybeText, MaybeText)
+
+
 async def pending_requests(
-    db: ReadDatabase, user_id: UUID
-) -> tuple[list[FriendRequestView], list[FriendRequestView]]:
-    """(incoming, outgoing) pending requests of `user_id`, oldest first."""
-    me = str(user_id)
-    rows = await db.fetch_all(
-        f"{REQUEST_QUERY} WHERE r.status = 'pending' AND (r.to_user_id = %s OR r.from_user_id = %s)"
-        " ORDER BY r.inserted_at, r.id",
-        (me, me),
-    )
-    found = [_request(row) for row in rows]
-    return [r for r in found if r.to_user_id == me], [r for r in found if r.from_user_id == me]
+    db: ReadDatabase, user_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[FriendRequestView], list[FriendRequestView], str | None]:
+    """A page of the pending requests to and from `user_id`, each list oldest first with at
+    most `limit` rows, and one cursor that carries both lists on (None when both are done)."""
+    key = decode_key(cursor, PENDING_CURSOR) if cursor else ("", "", "", "")
+    lists: list[list[FriendRequestView]] = []
+    parts: list[str | None] = []
+    for column, after in (("to_user_id", key[:2]), ("from_user_id", key[2:])):
+        rows: list[Row] = []
+        if after[0] is not None:  # None: this list was done on an earlier page
+            rows = await db.fetch_all(
+                f"{REQUEST_QUERY} WHERE r.status = 'pending' AND r.{column} = %s"
+                " AND (r.inserted_at, r.id) > (%s, %s) ORDER BY r.inserted_at, r.id LIMIT %s",
+                (str(user_id), *after, limit + 1),
+            )
+        lists.append([_request(row) for row in rows[:limit]])
+        last = rows[limit - 1] if len(rows) > limit else None
+        parts += (last["inserted_at"], last["id"]) if last else (None, None)
+    incoming, outgoing = lists
+    return incoming, outgoing, None if parts == [None] * 4 else encode_cursor(*parts)
 
 
 async def friends(

@@ -19,7 +19,7 @@ from http_api.settings import Settings
 from ledger.errors import TransferRefusedError
 from tests.e2e.helpers import PASSWORD, Person
 from tests.e2e.oauth_helpers import verified_person
-from tests.e2e.paging_helpers import assert_pages
+from tests.e2e.paging_helpers import assert_pages, assert_refuses_bad_paging, page, walk
 
 
 def by_user(row: dict[str, Any]) -> Any:
@@ -286,3 +286,41 @@ async def test_friends_page_by_username_in_any_case(client: TestClient, settings
     made = await seeded_friends(client, me, 52)
     expected = [user_id for user_id, name in sorted(made, key=lambda f: f[1].casefold())]
     await assert_pages(client, "/api/social/friends", me.auth, "friends", expected, by_user)
+
+
+async def test_pending_requests_page_both_lists_with_one_cursor(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    """`limit` holds for each list; one cursor carries both on, and a list that is done stays
+    empty on the pages after it; the cursor is null once both are done."""
+    me = await verified_person(client, settings.data_dir)
+    my_id, bus = UUID(me.user["id"]), client.server.app[SERVICES].bus
+    incoming, outgoing = [], []
+    for n in range(58):
+        code = f"pend{chr(97 + n // 26)}{chr(97 + n % 26)}"
+        other = await bus.execute(RegisterUser(f"{code}@example.com", code, PASSWORD))
+        if n < 52:
+            incoming.append(
+                str((await bus.execute(RequestFriend(other.user_id, my_id))).request_id)
+            )
+        else:
+            outgoing.append(
+                str((await bus.execute(RequestFriend(my_id, other.user_id))).request_id)
+            )
+    path = "/api/social/friends/pending"
+
+    first = await page(client, path, me.auth)
+    rest = await page(client, f"{path}?cursor={first['next_cursor']}", me.auth)
+    pages = await walk(client, path, me.auth, limit=4)
+
+    assert [r["id"] for r in first["incoming"]] == incoming[:50]
+    assert [r["id"] for r in first["outgoing"]] == outgoing
+    assert ([r["id"] for r in rest["incoming"]], rest["outgoing"]) == (incoming[50:], [])
+    assert rest["next_cursor"] is None
+    assert [(len(p["incoming"]), len(p["outgoing"])) for p in pages] == [(4, 4), (4, 2)] + [
+        (4, 0)
+    ] * 11
+    assert [r["id"] for p in pages for r in p["incoming"]] == incoming
+    assert [r["id"] for p in pages for r in p["outgoing"]] == outgoing
+    await assert_refuses_bad_paging(client, path, me.auth)
