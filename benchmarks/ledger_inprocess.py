@@ -196,8 +196,9 @@ SCENARIO = Scenario(
         "and every spend into one app also queues on that app account's in-process lock. More "
         "threads therefore add latency and little throughput.\n"
         "- A spend stores 3 events (entry, debit, credit) in one transaction: its ratio is work "
-        "per commit. Beating the raw loop (ratio ≥ 1, spec §8) needs group commit: many commands "
-        "in one transaction, which is planned.\n"
+        "per commit. This is the path of one command per transaction (`CommandBus.handle`, as "
+        "the CLI and the store threads run it); spends and transfers over HTTP go through the "
+        "group committer instead, many to a transaction (`spend_http`).\n"
         "- SQLite runs with the library's settings: WAL, and SQLite's default `synchronous` "
         "(recorded with the figures); its baseline uses the same."
     ),

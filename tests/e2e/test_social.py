@@ -130,7 +130,7 @@ async def test_decline_cancel_and_unfriend(client: TestClient, settings: Setting
     cancelled = await client.delete(f"/api/social/friends/{bob.user['id']}", headers=ann.auth)
     assert cancelled.status == 204
     pending = await (await client.get("/api/social/friends/pending", headers=bob.auth)).json()
-    assert pending == {"incoming": [], "outgoing": []}
+    assert pending == {"incoming": [], "outgoing": [], "next_cursor": None}
 
     await befriend(client, bob, ann)
     unfriended = await client.delete(f"/api/social/friends/{ann.user['id']}", headers=bob.auth)
