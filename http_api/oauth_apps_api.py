@@ -12,7 +12,7 @@ from commands import oauth
 from http_api.authn import PRINCIPAL, EmailNotVerifiedError
 from http_api.keys import SERVICES
 from http_api.paging import PAGE_QUERY, page_query, page_schema
-from http_api.parsing import Body, Field, path_uuid, query_int, query_value, read_body
+from http_api.parsing import Body, Field, path_uuid, query_value, read_body
 from http_api.ratelimit import enforce_request
 from http_api.routes import Handler, Route, Schema
 from http_api.views import NULLABLE, STRING, object_schema, wrapped
@@ -204,16 +204,11 @@ async def admin_scope_requests(request: web.Request) -> web.Response:
     status = query_value(request, "status")
     if status not in {None, "pending", "approved", "denied"}:
         raise ValidationError({"status": ["must be pending, approved or denied"]})
-    after = query_int(request, "cursor", 0, 0, 2**62)
-    limit = query_int(request, "limit", 50, 1, 200)
-    found, next_after = await oauth_queries.scope_requests(
-        request.app[SERVICES].reads, status, after, limit
+    found, next_cursor = await oauth_queries.scope_requests(
+        request.app[SERVICES].reads, status, *page_query(request)
     )
     return web.json_response(
-        {
-            "scope_requests": [r.as_json() for r in found],
-            "next_cursor": str(next_after) if next_after is not None else None,
-        }
+        {"scope_requests": [r.as_json() for r in found], "next_cursor": next_cursor}
     )
 
 
@@ -316,8 +311,7 @@ LIST_QUERY = (
         "in": "query",
         "schema": {"type": "string", "enum": ["pending", "approved", "denied"]},
     },
-    {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+$"}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+    *PAGE_QUERY,
 )
 
 APP_ROUTES = [

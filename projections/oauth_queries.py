@@ -171,18 +171,18 @@ async def scope_requests_of_app(
 
 
 async def scope_requests(
-    db: ReadDatabase, status: str | None, after: int, limit: int
-) -> tuple[list[ScopeRequestView], int | None]:
-    """Requests in the order they were made, with this status (any when None); paginated by
-    log position: the position to continue after, or None at the end."""
+    db: ReadDatabase, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[ScopeRequestView], str | None]:
+    """A page of requests in the order they were made (by log position), with this status
+    (any when None), and the cursor of the next page (None at the end)."""
+    after = decode_cursor(cursor) if cursor else 0
     rows = await db.fetch_all(
         "SELECT * FROM scope_requests WHERE position > %s AND (%s = '' OR status = %s)"
         " ORDER BY position LIMIT %s",
         (after, status or "", status or "", limit + 1),
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [_request(row) for row in rows], int(rows[-1]["position"]) if more else None
+    page, next_cursor = page_of(rows, limit, lambda row: (int(row["position"]),))
+    return [_request(row) for row in page], next_cursor
 
 
 async def scope_request(db: ReadDatabase, request_id: UUID) -> ScopeRequestView:

@@ -26,7 +26,7 @@ from tests.e2e.oauth_helpers import (
     seeded_apps,
     verified_person,
 )
-from tests.e2e.paging_helpers import assert_pages
+from tests.e2e.paging_helpers import assert_pages, page
 
 APP_FIELDS = {
     "id",
@@ -526,3 +526,22 @@ async def test_an_apps_scope_requests_page_in_the_order_made(
             made += [str(asked)] if each is app else []
     path = f"/api/oauth/my-apps/{app.app_id}/scope-requests"
     await assert_pages(client, path, owner.auth, "scope_requests", made)
+
+
+async def test_the_admin_queue_of_scope_requests_pages_with_an_opaque_cursor(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    admin = await admin_person(client, settings.data_dir)
+    owner = await verified_person(client, settings.data_dir)
+    [app] = await seeded_apps(client, owner, 1)
+    made = []
+    for n in range(52):
+        ask = RequestScopes(UUID(owner.user["id"]), app.app_id, ["points:spend"], f"#{n}")
+        made.append(str(await services(client).bus.execute(ask)))
+    first = await page(client, "/api/admin/scope-requests?limit=1", admin.auth)
+
+    assert not first["next_cursor"].isdigit()  # opaque, as every list's (spec section 1)
+    await assert_pages(
+        client, "/api/admin/scope-requests?status=pending", admin.auth, "scope_requests", made
+    )
