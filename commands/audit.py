@@ -18,13 +18,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from commands.audit_chain import CHAIN_TABLE, CHECKPOINT_TABLE
+from commands.audit_chain import BLOCK_TABLE, CHAIN_TABLE, CHECKPOINT_TABLE
 from commands.audit_db import AuditDb, Query
 from ledger import merkle
 from ledger.errors import NotFoundError, ValidationError
 from ledger.times import iso_z
 
 CHECKPOINT_EVERY = 1_000
+#: leaves per stored block root: a proof reads at most about two blocks of leaf hashes and
+#: one root per block of the rest of the tree, instead of every leaf
+BLOCK_LEAVES = 1_024
 CHECKPOINT_SECONDS = 60.0
 MESSAGE_PREFIX = "buddo-checkpoint/v1"
 CHECKPOINT_COLUMNS = "tree_size, last_position, root, frontier, signed_at, signature, key_id"
@@ -128,6 +131,38 @@ def leaf_hashes(q: Query, start: int, stop: int) -> list[bytes]:
     return [bytes(row[0]) for row in rows]
 
 
+def blocks_kept(q: Query) -> int:
+    """How many blocks of leaves have their root stored (they are written in order)."""
+    row = q.one(f"SELECT MAX(block) FROM {BLOCK_TABLE}")  # noqa: S608
+    return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+
+class StoredTree:
+    """Subtree roots of the signed tree from the stored block roots, and leaf hashes only
+    where a subtree is smaller than a block (or its blocks are not stored yet)."""
+
+    def __init__(self, q: Query) -> None:
+        self.q = q
+        self.kept = blocks_kept(q)
+
+    def root(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]), split as RFC 9162 splits it: down to perfect subtrees of whole stored
+        blocks, or to a block's worth of leaves."""
+        n = hi - lo
+        whole_blocks = n >= BLOCK_LEAVES and n & (n - 1) == 0 and lo % BLOCK_LEAVES == 0
+        if whole_blocks and hi // BLOCK_LEAVES <= self.kept:
+            rows = self.q.rows(
+                f"SELECT root FROM {BLOCK_TABLE} WHERE block >= %s AND block < %s"  # noqa: S608
+                " ORDER BY block",
+                (lo // BLOCK_LEAVES, hi // BLOCK_LEAVES),
+            )
+            return merkle.root([bytes(row[0]) for row in rows])
+        if n <= BLOCK_LEAVES:
+            return merkle.root(leaf_hashes(self.q, lo, hi))
+        k = 1 << ((n - 1).bit_length() - 1)  # the largest power of two below n
+        return merkle.node_hash(self.root(lo, lo + k), self.root(lo + k, hi))
+
+
 def checkpoint_due(db: AuditDb, now: datetime) -> bool:
     """Whether CHECKPOINT_EVERY events have accumulated, or CHECKPOINT_SECONDS have passed
     with new events, since the latest checkpoint."""
@@ -152,9 +187,21 @@ def write_checkpoint(db: AuditDb, key: Ed25519PrivateKey, now: datetime) -> Chec
         if last is not None and last.tree_size >= size:
             return None
         frontier = merkle.Frontier(last.tree_size, last.frontier) if last else merkle.Frontier()
-        frontier.extend(leaf_hashes(q, frontier.size, size))
+        # One read of the leaves the new blocks and the frontier need (all of them the first
+        # time blocks are kept for a log signed before).
+        start = min(frontier.size, blocks_kept(q) * BLOCK_LEAVES)
+        leaves = leaf_hashes(q, start, size)
+    frontier.extend(leaves[frontier.size - start :])
     if frontier.size != size:
         raise RuntimeError(f"the chain has gaps: {frontier.size} leaves, head says {size}")
+    blocks = [
+        (
+            block,
+            merkle.root(leaves[block * BLOCK_LEAVES - start : (block + 1) * BLOCK_LEAVES - start]),
+        )
+        for block in range(start // BLOCK_LEAVES, size // BLOCK_LEAVES)
+        if block * BLOCK_LEAVES >= start
+    ]
     signed_at = iso_z(now)
     root = frontier.root()
     jwk = public_jwk(key.public_key())
@@ -166,6 +213,12 @@ def write_checkpoint(db: AuditDb, key: Ed25519PrivateKey, now: datetime) -> Chec
             " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tree_size) DO NOTHING",
             (size, last_position, root.hex(), nodes, signed_at, signature.hex(), jwk["kid"]),
         )
+        for block, block_root in blocks:
+            w.run(
+                f"INSERT INTO {BLOCK_TABLE} (block, root) VALUES (%s, %s)"  # noqa: S608
+                " ON CONFLICT (block) DO NOTHING",
+                (block, block_root),
+            )
     return Checkpoint(
         size, last_position, root, tuple(frontier.nodes), signed_at, signature, jwk["kid"]
     )
@@ -206,8 +259,7 @@ def inclusion_proof(db: AuditDb, position: int) -> InclusionProof:
         last = latest_checkpoint(q)
         if last is None or last.tree_size <= index:
             raise NotFoundError(f"Position {position} is not covered by a checkpoint yet.")
-        leaves = leaf_hashes(q, 0, last.tree_size)
-    path = merkle.inclusion_path(index, leaves)
+        path = merkle.inclusion_path_of(index, last.tree_size, StoredTree(q).root)
     # The path leads to the root of the stored leaves: checking it against the signed root
     # checks the stored chain too, without hashing the whole tree a second time.
     if merkle.root_from_inclusion(index, last.tree_size, leaf, path) != last.root:
@@ -223,8 +275,11 @@ def consistency_proof(db: AuditDb, first: int, second: int) -> dict[str, object]
         signed = {c.tree_size: c for c in checkpoints(q)}
         if first not in signed or second not in signed:
             raise NotFoundError("Both sizes must be tree sizes of checkpoints.")
-        leaves = leaf_hashes(q, 0, second)
-    path = merkle.consistency_path(first, leaves)
+        path = merkle.consistency_path_of(first, second, StoredTree(q).root)
+    try:  # never give out a proof the stored chain or blocks no longer support
+        merkle.check_consistency(first, second, signed[first].root, signed[second].root, path)
+    except merkle.ProofError as error:
+        raise RuntimeError("the stored chain no longer matches the signed checkpoints") from error
     return {
         "first": first,
         "second": second,

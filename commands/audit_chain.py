@@ -19,6 +19,7 @@ from ledger import merkle
 
 CHAIN_TABLE = "audit_chain"
 CHECKPOINT_TABLE = "audit_checkpoints"
+BLOCK_TABLE = "audit_blocks"
 BACKFILL_BATCH = 5_000
 HEX_UUID = re.compile("[0-9a-f]{32}")
 
@@ -48,6 +49,11 @@ def schema(backend: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (tree_size BIGINT PRIMARY KEY,"
         " last_position BIGINT NOT NULL, root TEXT NOT NULL, frontier TEXT NOT NULL,"
         " signed_at TEXT NOT NULL, signature TEXT NOT NULL, key_id TEXT NOT NULL)",
+        # The roots of the tree's aligned blocks of leaves (commands/audit.py): a proof
+        # reads these instead of every leaf. Derived, like a cache: a proof is checked
+        # against the signed root before it is given out.
+        f"CREATE TABLE IF NOT EXISTS {BLOCK_TABLE}"
+        f" (block BIGINT PRIMARY KEY, root {blob} NOT NULL)",
     ]
 
 

@@ -13,7 +13,7 @@ Everything here is what an outsider recomputes (docs/audit.md spells the same ru
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 GENESIS = bytes(32)
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -107,39 +107,58 @@ class Frontier:
         return result
 
 
+# MTH(D[lo:hi]): the root of the subtree over leaves lo to hi (hi excluded).
+SubtreeRoot = Callable[[int, int], bytes]
+
+
+def subtree_roots(leaves: Sequence[bytes]) -> SubtreeRoot:
+    """Subtree roots computed from every leaf hash."""
+    return lambda lo, hi: root(leaves[lo:hi])
+
+
 def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]) of RFC 9162 §2.1.3.1 for the leaf at `index`."""
-    if not 0 <= index < len(leaves):
-        raise ProofError(f"leaf {index} is not in a tree of size {len(leaves)}")
-    return _path(index, leaves, 0, len(leaves))
+    return inclusion_path_of(index, len(leaves), subtree_roots(leaves))
 
 
-def _path(m: int, leaves: Sequence[bytes], lo: int, hi: int) -> list[bytes]:
+def inclusion_path_of(index: int, size: int, subtree: SubtreeRoot) -> list[bytes]:
+    """PATH(m, D[n]) for the leaf at `index` of a tree of `size` leaves, from the roots of
+    its subtrees (each path needs one per level, whatever holds them)."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf {index} is not in a tree of size {size}")
+    return _path(index, subtree, 0, size)
+
+
+def _path(m: int, subtree: SubtreeRoot, lo: int, hi: int) -> list[bytes]:
     n = hi - lo
     if n == 1:
         return []
     k = _split(n)
     if m < k:
-        return [*_path(m, leaves, lo, lo + k), root(leaves[lo + k : hi])]
-    return [*_path(m - k, leaves, lo + k, hi), root(leaves[lo : lo + k])]
+        return [*_path(m, subtree, lo, lo + k), subtree(lo + k, hi)]
+    return [*_path(m - k, subtree, lo + k, hi), subtree(lo, lo + k)]
 
 
 def consistency_path(first: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 9162 §2.1.4.1 between the first `first` leaves and all of them."""
-    second = len(leaves)
+    return consistency_path_of(first, len(leaves), subtree_roots(leaves))
+
+
+def consistency_path_of(first: int, second: int, subtree: SubtreeRoot) -> list[bytes]:
+    """PROOF(m, D[n]) between trees of `first` and `second` leaves, from subtree roots."""
     if not 0 < first <= second:
         raise ProofError(f"no consistency proof from size {first} to size {second}")
-    return _subproof(first, leaves, 0, second, complete=True)
+    return _subproof(first, subtree, 0, second, complete=True)
 
 
-def _subproof(m: int, leaves: Sequence[bytes], lo: int, hi: int, *, complete: bool) -> list[bytes]:
+def _subproof(m: int, subtree: SubtreeRoot, lo: int, hi: int, *, complete: bool) -> list[bytes]:
     n = hi - lo
     if m == n:
-        return [] if complete else [root(leaves[lo:hi])]
+        return [] if complete else [subtree(lo, hi)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(m, leaves, lo, lo + k, complete=complete), root(leaves[lo + k : hi])]
-    return [*_subproof(m - k, leaves, lo + k, hi, complete=False), root(leaves[lo : lo + k])]
+        return [*_subproof(m, subtree, lo, lo + k, complete=complete), subtree(lo + k, hi)]
+    return [*_subproof(m - k, subtree, lo + k, hi, complete=False), subtree(lo, lo + k)]
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes]) -> bytes:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from commands import audit_chain
+from commands import audit, audit_chain
 from commands.audit import consistency_proof, inclusion_proof, public_jwk, write_checkpoint
 from commands.audit_db import AuditDb
 from commands.audit_events import events_page
@@ -24,6 +24,7 @@ from commands.bus import CommandBus
 from commands.points import GrantPoints, SpendPoints, TransferPoints
 from commands.store import BuddoStore
 from http_api.finance_cli import export_journal
+from ledger import merkle
 from projections import audit_queries, registry
 from projections.audit_replay import replay_and_compare
 from projections.runner import rebuild
@@ -221,6 +222,49 @@ def test_no_proof_is_given_from_a_chain_that_no_longer_matches_its_checkpoint(
         )
     with pytest.raises(RuntimeError, match="no longer matches"):
         inclusion_proof(db, 9)
+
+
+def test_proofs_from_stored_blocks_are_the_proofs_from_every_leaf(
+    bus: CommandBus, logged: BuddoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of 4 leaves here (1,024 in the service): a proof reads block roots and at most a
+    couple of blocks of leaves, and is the very proof all the leaves give."""
+    monkeypatch.setattr(audit, "BLOCK_LEAVES", 4)
+    db, tool, key = AuditDb(logged), verifier(), public_jwk(KEY.public_key())
+    first = checkpoint_after(bus, logged, 3)  # a log signed before blocks were kept
+    with db.read() as q:
+        assert audit.blocks_kept(q) == first // 4
+    second = checkpoint_after(bus, logged, 5)
+    with db.read() as q:
+        leaves = audit.leaf_hashes(q, 0, second)
+        assert audit.blocks_kept(q) == second // 4
+    events = {e["position"]: e for e in events_page(db, 0, 200)["events"]}  # type: ignore[attr-defined]
+    for position in range(1, logged.max_position() + 1):
+        proof = inclusion_proof(db, position)
+        assert proof.path == merkle.inclusion_path(proof.leaf_index, leaves)
+        assert tool.check_inclusion(key, proof.as_json(), events[position]).startswith("position")
+    expected = [p.hex() for p in merkle.consistency_path(first, leaves)]
+    assert consistency_proof(db, first, second)["path"] == expected
+
+
+def test_no_proof_is_given_from_a_stored_block_edited_after_signing(
+    bus: CommandBus, logged: BuddoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "BLOCK_LEAVES", 4)
+    db = AuditDb(logged)
+    first = checkpoint_after(bus, logged, 3)
+    second = checkpoint_after(bus, logged, 5)
+    with db.write() as w:
+        w.run(f"UPDATE {audit_chain.BLOCK_TABLE} SET root = %s WHERE block = %s", (bytes(32), 1))
+    with pytest.raises(RuntimeError, match="no longer matches"):
+        inclusion_proof(db, 1)
+    with pytest.raises(RuntimeError, match="no longer matches"):
+        consistency_proof(db, first, second)
+
+
+def checkpoint_after(bus: CommandBus, store: BuddoStore, entries: int) -> int:
+    workload(bus, entries, seed=entries)
+    return checkpoint(store)
 
 
 def test_export_totals_tie_to_the_trial_balance(
