@@ -159,7 +159,7 @@ class StoredTree:
             return merkle.root([bytes(row[0]) for row in rows])
         if n <= BLOCK_LEAVES:
             return merkle.root(leaf_hashes(self.q, lo, hi))
-        k = 1 << ((n - 1).bit_length() - 1)  # the largest power of two below n
+        k = merkle.split(n)
         return merkle.node_hash(self.root(lo, lo + k), self.root(lo + k, hi))
 
 

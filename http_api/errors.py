@@ -90,15 +90,11 @@ def status_for(error: BuddoError) -> int:
     return 500
 
 
-def speaks_oauth(request: web.BaseRequest) -> bool:
-    """Whether `request` went to an OAuth protocol endpoint, whose every error is RFC 6749's."""
-    return request.path in OAUTH_PROTOCOL_PATHS
-
-
-def error_response(error: BuddoError, *, oauth: bool = False) -> web.Response:
+def error_response(error: BuddoError, request: web.BaseRequest | None = None) -> web.Response:
     """The error JSON of the spec: error, message and the error's structured fields; RFC
     6749's error and error_description (and the same fields) for an OAuth protocol error or
-    any error of an OAuth protocol endpoint (`oauth`)."""
+    any error of a `request` to an OAuth protocol endpoint."""
+    oauth = request is not None and request.path in OAUTH_PROTOCOL_PATHS
     text = "error_description" if oauth or isinstance(error, OAuthProtocolError) else "message"
     body = {"error": error.code, text: error.message, **error.extra()}
     response = web.json_response(body, status=status_for(error))
@@ -127,22 +123,21 @@ def _from_http_exception(exc: web.HTTPException) -> BuddoError:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error leaves as the spec's JSON; a 500 never carries a traceback."""
-    oauth = speaks_oauth(request)
     try:
         return await handler(request)
     except BuddoError as error:
-        return error_response(error, oauth=oauth)
+        return error_response(error, request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(_from_http_exception(exc), oauth=oauth)
+        response = error_response(_from_http_exception(exc), request)
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except OUTAGE_ERRORS as error:  # a driver call outside the translating layers (rate limits)
         log.warning("store unavailable on %s %s: %s", request.method, request.path, error)
         unavailable = UnavailableError("The store cannot be reached.", RETRY_AFTER_SECONDS)
-        return error_response(unavailable, oauth=oauth)
+        return error_response(unavailable, request)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(BuddoError("Something went wrong on our side."), oauth=oauth)
+        return error_response(BuddoError("Something went wrong on our side."), request)

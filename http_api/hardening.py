@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from http_api.errors import error_response, speaks_oauth
+from http_api.errors import error_response
 from ledger.errors import UnavailableError
 
 access_log = logging.getLogger("buddo.access")
@@ -73,7 +73,7 @@ async def _bounded(request: web.Request, handler: Handler, seconds: float) -> we
         access_log.warning("request %s ran past %gs", request[REQUEST_ID], seconds)
         return error_response(
             UnavailableError("The request took too long.", TIMEOUT_RETRY_AFTER_SECONDS),
-            oauth=speaks_oauth(request),
+            request,
         )
 
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
-from http_api.errors import InvalidRequestError, error_response, speaks_oauth
+from http_api.errors import InvalidRequestError, error_response
 from http_api.hardening import SECURITY_HEADERS
 from ledger.errors import BuddoError
 
@@ -55,12 +55,12 @@ class ErrorJsonRequestHandler(RequestHandler):
             kind = type(exc).__name__
             log.info("refused an unreadable request from %s: %s", request.remote, kind)
             refusal = InvalidRequestError(refusal_message(exc))
-            response = error_response(refusal, oauth=speaks_oauth(request))
+            response = error_response(refusal, request)
             response.set_status(status)
         else:
             log.error("error below the application from %s", request.remote, exc_info=exc)
             failure = BuddoError("Something went wrong on our side.")
-            response = error_response(failure, oauth=speaks_oauth(request))
+            response = error_response(failure, request)
         response.headers.update(SECURITY_HEADERS)
         response.headers["Cache-Control"] = "no-store"
         response.force_close()

@@ -57,7 +57,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def _split(n: int) -> int:
+def split(n: int) -> int:
     """The largest power of two smaller than n (n > 1)."""
     return 1 << ((n - 1).bit_length() - 1)
 
@@ -133,7 +133,7 @@ def _path(m: int, subtree: SubtreeRoot, lo: int, hi: int) -> list[bytes]:
     n = hi - lo
     if n == 1:
         return []
-    k = _split(n)
+    k = split(n)
     if m < k:
         return [*_path(m, subtree, lo, lo + k), subtree(lo + k, hi)]
     return [*_path(m - k, subtree, lo + k, hi), subtree(lo, lo + k)]
@@ -155,7 +155,7 @@ def _subproof(m: int, subtree: SubtreeRoot, lo: int, hi: int, *, complete: bool)
     n = hi - lo
     if m == n:
         return [] if complete else [subtree(lo, hi)]
-    k = _split(n)
+    k = split(n)
     if m <= k:
         return [*_subproof(m, subtree, lo, lo + k, complete=complete), subtree(lo + k, hi)]
     return [*_subproof(m - k, subtree, lo + k, hi, complete=False), subtree(lo, lo + k)]
